@@ -1,0 +1,226 @@
+//! The one place that chooses the synchronisation primitives.
+//!
+//! Every lock-free protocol in the crate is written against this module, so
+//! that `RUSTFLAGS="--cfg loom"` swaps in loom's atomics, threads and a small
+//! model of the parking lot, and the model checker sees every interleaving.
+//! Nothing else in the crate names `std::sync::atomic` or `parking_lot_core`.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+
+/// Spin-loop hint; under loom a yield, so that spinning code makes progress.
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// Address-keyed parking: threads sleep in a global table keyed by an
+/// address, so a waiting primitive needs no storage of its own for the queue.
+///
+/// `validate` runs under the table's lock for `key`, as do the callbacks of
+/// [`unpark_all`] and `timed_out`; that lock is what makes "check, then sleep"
+/// race-free against "change, then wake".
+pub(crate) mod parking {
+    /// Why [`park`] returned.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Parked {
+        /// Woken by [`unpark_all`] or [`unpark_one`], with the waker's token.
+        Unparked(usize),
+        /// `validate` returned false: the thread never slept.
+        Invalid,
+        /// The deadline passed; `timed_out` ran under the lock.
+        TimedOut,
+    }
+
+    #[cfg(not(loom))]
+    mod imp {
+        use super::Parked;
+        use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken};
+        use std::time::Instant;
+
+        #[inline]
+        pub(crate) fn park(
+            key: usize,
+            validate: impl FnOnce() -> bool,
+            timed_out: impl FnOnce(),
+            deadline: Option<Instant>,
+        ) -> Parked {
+            // SAFETY: `key` is the address of an object owned by the caller;
+            // none of the callbacks panics or calls back into the parking lot.
+            let result = unsafe {
+                parking_lot_core::park(
+                    key,
+                    validate,
+                    || {},
+                    |_, _| timed_out(),
+                    ParkToken(0),
+                    deadline,
+                )
+            };
+            match result {
+                ParkResult::Unparked(UnparkToken(token)) => Parked::Unparked(token),
+                ParkResult::Invalid => Parked::Invalid,
+                ParkResult::TimedOut => Parked::TimedOut,
+            }
+        }
+
+        #[inline]
+        pub(crate) fn unpark_all(key: usize, decide: impl FnOnce() -> Option<usize>) -> usize {
+            // `decide` must run under the lock before any thread is taken off
+            // the queue: on the first call of the filter, or in the callback
+            // when no thread is parked on `key`.
+            let decide = std::cell::Cell::new(Some(decide));
+            let decision = std::cell::Cell::new(None);
+            let decided = || match decision.get() {
+                Some(token) => token,
+                None => {
+                    let token = decide.take().and_then(|f| f());
+                    decision.set(Some(token));
+                    token
+                }
+            };
+            // SAFETY: as for `park`; `decide` does not panic or park.
+            let result = unsafe {
+                parking_lot_core::unpark_filter(
+                    key,
+                    |_| match decided() {
+                        Some(_) => FilterOp::Unpark,
+                        None => FilterOp::Stop,
+                    },
+                    |_| UnparkToken(decided().unwrap_or(0)),
+                )
+            };
+            result.unparked_threads
+        }
+
+        #[inline]
+        pub(crate) fn unpark_one(key: usize, token: usize) -> bool {
+            // SAFETY: as for `park`.
+            let result = unsafe { parking_lot_core::unpark_one(key, |_| UnparkToken(token)) };
+            result.unparked_threads != 0
+        }
+    }
+
+    /// A model of the parking lot for loom: one lock over a list of parked
+    /// threads, each waiting on a condition variable for its token. A timed
+    /// park may time out at any point loom chooses, which is exactly the
+    /// freedom a real clock has.
+    #[cfg(loom)]
+    mod imp {
+        use super::Parked;
+        use loom::sync::{Condvar, Mutex};
+        use std::time::Instant;
+
+        struct Lot {
+            parked: Mutex<Vec<Entry>>,
+            wakeup: Condvar,
+        }
+
+        struct Entry {
+            key: usize,
+            id: usize,
+            token: Option<usize>,
+        }
+
+        loom::lazy_static! {
+            static ref LOT: Lot = Lot { parked: Mutex::new(Vec::new()), wakeup: Condvar::new() };
+            static ref NEXT_ID: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
+        }
+
+        fn take_token(parked: &mut Vec<Entry>, id: usize) -> Option<usize> {
+            let at = parked.iter().position(|e| e.id == id)?;
+            let token = parked[at].token?;
+            parked.remove(at);
+            Some(token)
+        }
+
+        pub(crate) fn park(
+            key: usize,
+            validate: impl FnOnce() -> bool,
+            timed_out: impl FnOnce(),
+            deadline: Option<Instant>,
+        ) -> Parked {
+            let id = NEXT_ID.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
+            let mut parked = LOT.parked.lock().unwrap();
+            if !validate() {
+                return Parked::Invalid;
+            }
+            parked.push(Entry {
+                key,
+                id,
+                token: None,
+            });
+            if deadline.is_some() {
+                // Let the world run, then either take a token or time out.
+                drop(parked);
+                loom::thread::yield_now();
+                let mut parked = LOT.parked.lock().unwrap();
+                if let Some(token) = take_token(&mut parked, id) {
+                    return Parked::Unparked(token);
+                }
+                parked.retain(|e| e.id != id);
+                timed_out();
+                return Parked::TimedOut;
+            }
+            loop {
+                if let Some(token) = take_token(&mut parked, id) {
+                    return Parked::Unparked(token);
+                }
+                parked = LOT.wakeup.wait(parked).unwrap();
+            }
+        }
+
+        fn unpark(key: usize, decide: impl FnOnce() -> Option<usize>, limit: usize) -> usize {
+            let mut parked = LOT.parked.lock().unwrap();
+            let Some(token) = decide() else {
+                return 0;
+            };
+            let chosen: Vec<usize> = parked
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.key == key && e.token.is_none())
+                .map(|(i, _)| i)
+                .take(limit)
+                .collect();
+            for &i in &chosen {
+                parked[i].token = Some(token);
+            }
+            drop(parked);
+            LOT.wakeup.notify_all();
+            chosen.len()
+        }
+
+        pub(crate) fn unpark_all(key: usize, decide: impl FnOnce() -> Option<usize>) -> usize {
+            unpark(key, decide, usize::MAX)
+        }
+
+        pub(crate) fn unpark_one(key: usize, token: usize) -> bool {
+            unpark(key, || Some(token), 1) != 0
+        }
+    }
+
+    /// Parks the current thread on `key` unless `validate` (run under the
+    /// lock) returns false. With a deadline, `timed_out` runs under the lock
+    /// once the thread has been taken off the queue.
+    pub(crate) use imp::park;
+    /// Wakes every thread parked on `key`, if `decide` (run under the lock,
+    /// before any thread is taken off the queue) returns the token to give
+    /// them; wakes none if it returns `None`.
+    pub(crate) use imp::unpark_all;
+    /// Wakes one thread parked on `key` with `token`; false when none was.
+    pub(crate) use imp::unpark_one;
+}

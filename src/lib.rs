@@ -1,7 +1,24 @@
 //! Structured parallelism on a work-stealing thread pool.
 //!
-//! This first step holds the waitgroup that tracks every scope: one atomic
-//! word whose adds and dones are made only by RAII guards.
+//! The unit of work is the *scope*: tasks spawned inside it may borrow from
+//! the caller's stack, and the scope does not end until every one of them has
+//! finished.
+//!
+//! ```
+//! let pool = taskgroup::ThreadPool::new();
+//! let mut data = vec![1u32; 1 << 16];
+//! pool.scope(|s| {
+//!     for chunk in data.chunks_mut(4096) {
+//!         s.spawn(move |_| chunk.iter_mut().for_each(|x| *x += 1)); // borrows
+//!     }
+//! }); // joins here
+//! assert!(data.iter().all(|&x| x == 2));
+//! ```
+//!
+//! Each scope's lifetime is tracked by a [`WaitGroup`], one atomic word whose
+//! adds and dones are made only by RAII guards, so the count can never go
+//! negative and an add can never race the wait. The waitgroup is public and
+//! useful on its own:
 //!
 //! ```
 //! use taskgroup::WaitGroup;
@@ -20,11 +37,134 @@
 //! });
 //! assert_eq!(results, [10, 20, 30, 40]);
 //! ```
+//!
+//! The free functions ([`scope`], [`join`], [`spawn`]) run on the pool of the
+//! current worker thread, or on a global pool (one thread per CPU, built on
+//! first use, or configured once with
+//! [`ThreadPoolBuilder::build_global`]).
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, unreachable_pub)]
-#![allow(dead_code, unused_imports)]
 
+mod error;
+mod global;
+mod job;
+mod join;
+mod pool;
+mod scope;
 mod sync;
 mod waitgroup;
 
+pub use error::BuildError;
+pub use pool::builder::ThreadPoolBuilder;
+pub use pool::ThreadPool;
+pub use scope::Scope;
 pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};
+
+use pool::registry::WorkerThread;
+
+/// Internals exposed to the loom model checks in `tests/loom_*.rs` only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    use crate::pool::sleep;
+    use crate::WaitGuard;
+
+    /// The pool's sleep protocol.
+    #[derive(Debug)]
+    pub struct Sleep(sleep::Sleep);
+
+    impl Sleep {
+        /// Sleep state for `workers` workers.
+        pub fn new(workers: usize) -> Self {
+            Self(sleep::Sleep::new(workers))
+        }
+        /// See `pool::sleep::Sleep::sleep`.
+        pub fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+            self.0.sleep(index, should_wake)
+        }
+        /// See `pool::sleep::Sleep::notify_one`.
+        pub fn notify_one(&self) {
+            self.0.notify_one()
+        }
+        /// See `pool::sleep::Sleep::notify_worker`.
+        pub fn notify_worker(&self, index: usize) {
+            self.0.notify_worker(index)
+        }
+        /// See `pool::sleep::Sleep::notify_all`.
+        pub fn notify_all(&self) {
+            self.0.notify_all()
+        }
+    }
+
+    /// A scope task's `done`, as run when its worker-owned scope ends.
+    pub fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
+        crate::scope::finish_task(guard, owner, &sleep.0)
+    }
+}
+
+/// Runs `op` in a new [`Scope`] on the current pool (the global pool outside
+/// any worker) and returns its value once every spawned task has finished.
+/// See [`ThreadPool::scope`].
+///
+/// ```
+/// let mut sums = [0u32; 2];
+/// let (left, right) = sums.split_at_mut(1);
+/// taskgroup::scope(|s| {
+///     s.spawn(|_| left[0] = (1..=10).sum());
+///     s.spawn(|_| right[0] = (11..=20).sum());
+/// });
+/// assert_eq!(sums, [55, 155]);
+/// ```
+pub fn scope<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R,
+{
+    scope::run(global::current_registry(), op)
+}
+
+/// Runs `a` and `b`, potentially in parallel, on the current pool (the
+/// global pool outside any worker). See [`ThreadPool::join`].
+///
+/// ```
+/// let (a, b) = taskgroup::join(|| 1 + 1, || "two");
+/// assert_eq!((a, b), (2, "two"));
+/// ```
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    match WorkerThread::current() {
+        Some(worker) => join::join_on_worker(worker, a, b),
+        None => global::pool().join(a, b),
+    }
+}
+
+/// Queues a detached `'static` task on the current pool (the global pool
+/// outside any worker). See [`ThreadPool::spawn`].
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// taskgroup::spawn(move || tx.send("done").unwrap());
+/// assert_eq!(rx.recv().unwrap(), "done");
+/// ```
+pub fn spawn<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    pool::spawn_detached(global::current_registry(), f);
+}
+
+/// The index of the current thread in its pool, or `None` outside any pool's
+/// workers.
+///
+/// ```
+/// assert_eq!(taskgroup::current_thread_index(), None);
+/// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+/// assert_eq!(pool.install(taskgroup::current_thread_index), Some(0));
+/// ```
+pub fn current_thread_index() -> Option<usize> {
+    WorkerThread::current().map(WorkerThread::index)
+}

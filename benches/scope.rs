@@ -1,0 +1,237 @@
+//! taskgroup's scopes and `join` side by side with rayon (and chili for
+//! `join`), on pools of the same size: one thread per logical CPU.
+//!
+//! Workloads (each a criterion group, one line per library):
+//! * `spawn_100k`: 100,000 empty spawns in one scope entered from outside
+//!   the pool;
+//! * `spawn_tree_16`: a binary tree of spawns of depth 16 (every task but
+//!   the leaves spawns two more from inside the pool);
+//! * `scopes_5k`: 5,000 scopes of one tiny spawn each, entered from outside;
+//! * `fib_27`: fib(27) with `join` at every level, run inside the pool;
+//! * `sum_40m`: a coarse parallel sum of 40M `u64` in one chunk per thread.
+//!
+//! Run with `cargo bench --bench scope`; add e.g.
+//! `-- --warm-up-time 1 --measurement-time 5` for a quicker run.
+
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn threads() -> usize {
+    num_cpus::get().max(1)
+}
+
+fn taskgroup_pool() -> taskgroup::ThreadPool {
+    taskgroup::ThreadPool::builder()
+        .num_threads(threads())
+        .build()
+        .unwrap()
+}
+
+fn rayon_pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads())
+        .build()
+        .unwrap()
+}
+
+fn spawn_100k(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("spawn_100k");
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            tg.scope(|s| {
+                for _ in 0..N {
+                    s.spawn(|_| {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            });
+            assert_eq!(count.into_inner(), N);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            ry.scope(|s| {
+                for _ in 0..N {
+                    s.spawn(|_| {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            });
+            assert_eq!(count.into_inner(), N);
+        })
+    });
+    group.finish();
+}
+
+fn taskgroup_tree<'s>(s: &taskgroup::Scope<'s>, depth: u32, count: &'s AtomicUsize) {
+    count.fetch_add(1, Ordering::Relaxed);
+    if depth > 0 {
+        s.spawn(move |s| taskgroup_tree(s, depth - 1, count));
+        s.spawn(move |s| taskgroup_tree(s, depth - 1, count));
+    }
+}
+
+fn rayon_tree<'s>(s: &rayon::Scope<'s>, depth: u32, count: &'s AtomicUsize) {
+    count.fetch_add(1, Ordering::Relaxed);
+    if depth > 0 {
+        s.spawn(move |s| rayon_tree(s, depth - 1, count));
+        s.spawn(move |s| rayon_tree(s, depth - 1, count));
+    }
+}
+
+fn spawn_tree(c: &mut Criterion) {
+    const DEPTH: u32 = 16;
+    const NODES: usize = (1 << (DEPTH + 1)) - 1;
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("spawn_tree_16");
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            tg.scope(|s| taskgroup_tree(s, DEPTH, &count));
+            assert_eq!(count.into_inner(), NODES);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            ry.scope(|s| rayon_tree(s, DEPTH, &count));
+            assert_eq!(count.into_inner(), NODES);
+        })
+    });
+    group.finish();
+}
+
+fn scopes_5k(c: &mut Criterion) {
+    const N: usize = 5_000;
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("scopes_5k");
+    group.sample_size(20);
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            for _ in 0..N {
+                tg.scope(|s| {
+                    s.spawn(|_| {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    })
+                });
+            }
+            assert_eq!(count.into_inner(), N);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let count = AtomicUsize::new(0);
+            for _ in 0..N {
+                ry.scope(|s| {
+                    s.spawn(|_| {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    })
+                });
+            }
+            assert_eq!(count.into_inner(), N);
+        })
+    });
+    group.finish();
+}
+
+fn fib_taskgroup(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = taskgroup::join(|| fib_taskgroup(n - 1), || fib_taskgroup(n - 2));
+    a + b
+}
+
+fn fib_rayon(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
+    a + b
+}
+
+fn fib_chili(scope: &mut chili::Scope<'_>, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = scope.join(|s| fib_chili(s, n - 1), |s| fib_chili(s, n - 2));
+    a + b
+}
+
+fn fib_27(c: &mut Criterion) {
+    const N: u64 = 27;
+    const FIB: u64 = 196_418;
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let chili = chili::ThreadPool::with_config(chili::Config {
+        thread_count: NonZeroUsize::new(threads()),
+        ..Default::default()
+    });
+    let mut group = c.benchmark_group("fib_27");
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| assert_eq!(tg.install(|| fib_taskgroup(black_box(N))), FIB))
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| assert_eq!(ry.install(|| fib_rayon(black_box(N))), FIB))
+    });
+    group.bench_function("chili", |b| {
+        b.iter(|| assert_eq!(fib_chili(&mut chili.scope(), black_box(N)), FIB))
+    });
+    group.bench_function("sequential", |b| {
+        fn fib(n: u64) -> u64 {
+            if n < 2 {
+                n
+            } else {
+                fib(n - 1) + fib(n - 2)
+            }
+        }
+        b.iter(|| assert_eq!(fib(black_box(N)), FIB))
+    });
+    group.finish();
+}
+
+fn sum_40m(c: &mut Criterion) {
+    const N: usize = 40_000_000;
+    let data: Vec<u64> = (0..N as u64).collect();
+    let expected: u64 = data.iter().sum();
+    let chunk = N.div_ceil(threads());
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("sum_40m");
+    group.sample_size(20);
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let mut partial = vec![0u64; threads()];
+            tg.scope(|s| {
+                for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
+                    s.spawn(move |_| *out = part.iter().sum());
+                }
+            });
+            assert_eq!(partial.iter().sum::<u64>(), expected);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let mut partial = vec![0u64; threads()];
+            ry.scope(|s| {
+                for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
+                    s.spawn(move |_| *out = part.iter().sum());
+                }
+            });
+            assert_eq!(partial.iter().sum::<u64>(), expected);
+        })
+    });
+    group.bench_function("sequential", |b| {
+        b.iter(|| assert_eq!(black_box(&data).iter().sum::<u64>(), expected))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, spawn_100k, spawn_tree, scopes_5k, fib_27, sum_40m);
+criterion_main!(benches);

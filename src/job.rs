@@ -1,0 +1,158 @@
+//! Type-erased jobs: what the deques hold.
+//!
+//! A [`JobRef`] is two words: a pointer to the job and the function that runs
+//! it. Heap jobs (`spawn`) own themselves and free themselves when run; stack
+//! jobs (`join`, `install`) live in the frame of a thread that waits for them.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::thread;
+
+/// A job in a deque: run it exactly once with [`JobRef::execute`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JobRef {
+    pointer: *const (),
+    execute_fn: unsafe fn(*const ()),
+}
+
+// SAFETY: the constructors require the job to be sendable to another thread.
+unsafe impl Send for JobRef {}
+// SAFETY: a `JobRef` is only a pair of pointers until it is executed, and it
+// is executed once, by whoever took it out of a deque.
+unsafe impl Sync for JobRef {}
+
+/// Two refs are the same job when they point at the same job: the same
+/// address cannot hold two live jobs.
+impl PartialEq for JobRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.pointer, other.pointer)
+    }
+}
+
+impl Eq for JobRef {}
+
+impl JobRef {
+    /// # Safety
+    ///
+    /// `pointer` must stay valid until `execute_fn(pointer)` has run, and it
+    /// must be sound to run that on any thread.
+    pub(crate) unsafe fn new(pointer: *const (), execute_fn: unsafe fn(*const ())) -> Self {
+        Self {
+            pointer,
+            execute_fn,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called at most once per job, per the contract of [`JobRef::new`].
+    #[inline]
+    pub(crate) unsafe fn execute(self) {
+        // SAFETY: forwarded to the caller.
+        unsafe { (self.execute_fn)(self.pointer) }
+    }
+}
+
+/// A job that owns its closure on the heap and frees itself when run.
+pub(crate) struct HeapJob<F> {
+    func: F,
+}
+
+impl<F: FnOnce() + Send> HeapJob<F> {
+    /// Boxes `func` as a job.
+    ///
+    /// # Safety
+    ///
+    /// Everything `func` borrows must outlive the job's execution: the
+    /// `'static` bound is erased here, and the caller (a scope) upholds it.
+    pub(crate) unsafe fn into_job_ref(func: F) -> JobRef {
+        let pointer = Box::into_raw(Box::new(HeapJob { func })) as *const ();
+        // SAFETY: the box stays alive until `execute` takes it back; `F: Send`.
+        unsafe { JobRef::new(pointer, Self::execute) }
+    }
+
+    unsafe fn execute(this: *const ()) {
+        // SAFETY: `this` came from `Box::into_raw` in `into_job_ref`, and a
+        // job is executed once.
+        let job = unsafe { Box::from_raw(this as *mut Self) };
+        (job.func)();
+    }
+}
+
+/// Runs `f`, catching a panic.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    panic::catch_unwind(AssertUnwindSafe(f))
+}
+
+/// How a [`StackJob`] tells its owner that the result is written.
+pub(crate) trait Completion {
+    /// # Safety
+    ///
+    /// `this` is valid on entry. The owner may free it, and the job around
+    /// it, as soon as the completion becomes visible, so an implementation
+    /// must read everything it needs before publishing it.
+    unsafe fn complete(this: *const Self);
+}
+
+/// A job that lives in the frame of a thread that waits for it: `join`'s
+/// second half, or a closure sent into the pool by `install`.
+pub(crate) struct StackJob<F, R, C> {
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<Option<thread::Result<R>>>,
+    completion: C,
+}
+
+impl<F, R, C> StackJob<F, R, C>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+    C: Completion,
+{
+    pub(crate) fn new(func: F, completion: C) -> Self {
+        Self {
+            func: UnsafeCell::new(Some(func)),
+            result: UnsafeCell::new(None),
+            completion,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The job must not move or be dropped until it has either completed
+    /// (its completion is visible) or been taken back with
+    /// [`run_inline`](Self::run_inline) before anyone else could run it.
+    pub(crate) unsafe fn as_job_ref(&self) -> JobRef {
+        // SAFETY: forwarded to the caller; `F` and `R` are `Send`.
+        unsafe { JobRef::new(self as *const Self as *const (), Self::execute) }
+    }
+
+    unsafe fn execute(this: *const ()) {
+        let this = this as *const Self;
+        // SAFETY: the owner keeps the job alive until `complete` publishes;
+        // nobody else touches `func` or `result` before that.
+        unsafe {
+            let func = (*(*this).func.get()).take().expect("stack job run twice");
+            *(*this).result.get() = Some(catch(func));
+            C::complete(std::ptr::addr_of!((*this).completion));
+        }
+    }
+
+    /// Runs the job on the owner's thread, which popped it back before any
+    /// other thread could take it. A panic propagates as usual.
+    pub(crate) fn run_inline(self) -> R {
+        let func = self.func.into_inner().expect("stack job run twice");
+        func()
+    }
+
+    /// The result of a job that has completed on another thread.
+    pub(crate) fn into_result(self) -> thread::Result<R> {
+        self.result
+            .into_inner()
+            .expect("stack job completed without a result")
+    }
+
+    pub(crate) fn completion(&self) -> &C {
+        &self.completion
+    }
+}

@@ -1,0 +1,93 @@
+//! `join`: run two closures, potentially in parallel.
+//!
+//! The second closure is pushed on the worker's own deque as a stack job (no
+//! allocation) and the first runs inline. Afterwards the worker pops the
+//! second back and runs it inline too, unless a thief took it, in which case
+//! the worker runs other jobs until the thief sets the job's flag.
+
+use std::panic::resume_unwind;
+use std::thread;
+
+use crate::job::{catch, Completion, StackJob};
+use crate::pool::registry::WorkerThread;
+use crate::sync::{AtomicBool, Ordering};
+
+pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let job_b = StackJob::new(b, WorkerFlag::new(worker.index()));
+    // SAFETY: `job_b` stays in this frame until it is either popped back
+    // below (so nobody else can run it) or its flag is set; every path out
+    // of this function, unwinding included, waits for one of the two first.
+    let job_b_ref = unsafe { job_b.as_job_ref() };
+    worker.push(job_b_ref);
+
+    // `a` must not unwind past `job_b` while a thief may be running it.
+    let result_a = catch(a);
+
+    while !job_b.completion().is_set() {
+        match worker.pop_local() {
+            Some(job) if job == job_b_ref => {
+                let result_b = catch(|| job_b.run_inline());
+                return combine(result_a, result_b);
+            }
+            // Something `a` pushed and left behind: run it now, it sits on
+            // top of `job_b`.
+            // SAFETY: a job taken out of a deque is executed once.
+            Some(job) => unsafe { job.execute() },
+            None => {
+                worker.wait_until(|| job_b.completion().is_set());
+                break;
+            }
+        }
+    }
+    combine(result_a, job_b.into_result())
+}
+
+/// Both results, or the first side's panic (the left one if both panicked).
+fn combine<RA, RB>(a: thread::Result<RA>, b: thread::Result<RB>) -> (RA, RB) {
+    match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(payload), _) | (_, Err(payload)) => resume_unwind(payload),
+    }
+}
+
+/// Completion of `join`'s stack job: a flag, and a wake-up for the worker
+/// that waits on it.
+pub(crate) struct WorkerFlag {
+    done: AtomicBool,
+    owner: usize,
+}
+
+impl WorkerFlag {
+    fn new(owner: usize) -> Self {
+        Self {
+            done: AtomicBool::new(false),
+            owner,
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+impl Completion for WorkerFlag {
+    unsafe fn complete(this: *const Self) {
+        // The job was stolen from the owner's deque, so it runs on a worker
+        // of the owner's registry, which outlives this call.
+        let registry = WorkerThread::current()
+            .expect("a join job ran outside its pool")
+            .registry();
+        // SAFETY: `this` is valid until `done` is set; read what we need first.
+        let owner = unsafe { (*this).owner };
+        // SAFETY: as above. Once `done` is set the owner may return and free
+        // `*this`: this store is our last access to it.
+        unsafe { (*this).done.store(true, Ordering::Release) };
+        registry.sleep.notify_worker(owner);
+    }
+}

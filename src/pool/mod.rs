@@ -1,0 +1,194 @@
+//! [`ThreadPool`]: a fixed set of worker threads that steal work from each
+//! other.
+
+pub(crate) mod builder;
+pub(crate) mod registry;
+pub(crate) mod sleep;
+
+use std::fmt;
+
+use crate::job::{catch, HeapJob};
+use crate::scope::Scope;
+use crate::sync::Arc;
+use builder::ThreadPoolBuilder;
+use registry::{Registry, WorkerThread};
+
+/// A work-stealing thread pool.
+///
+/// Work enters it through [`scope`](ThreadPool::scope) (tasks that borrow
+/// from the stack, joined at the end), [`join`](ThreadPool::join) (two
+/// closures, potentially in parallel), [`install`](ThreadPool::install) (run
+/// a closure on a worker) and [`spawn`](ThreadPool::spawn) (detached
+/// `'static` tasks).
+///
+/// An idle pool sleeps. Dropping the pool finishes the queued work and joins
+/// its threads; dropped from inside one of its own workers, it lets its
+/// threads finish and exit on their own instead of joining them.
+///
+/// ```
+/// let pool = taskgroup::ThreadPool::builder().num_threads(2).build()?;
+/// let mut data = vec![1u64; 10_000];
+/// pool.scope(|s| {
+///     for chunk in data.chunks_mut(1000) {
+///         s.spawn(move |_| chunk.iter_mut().for_each(|x| *x *= 2));
+///     }
+/// });
+/// assert_eq!(data.iter().sum::<u64>(), 20_000);
+/// # Ok::<(), taskgroup::BuildError>(())
+/// ```
+pub struct ThreadPool {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl ThreadPool {
+    /// A pool with one thread per logical CPU.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses to start a thread; use
+    /// [`ThreadPool::builder`] to get that as an error instead.
+    pub fn new() -> Self {
+        ThreadPoolBuilder::new()
+            .build()
+            .unwrap_or_else(|err| panic!("taskgroup: could not start the thread pool: {err}"))
+    }
+
+    /// A builder to configure a pool.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+
+    /// The number of worker threads.
+    pub fn num_threads(&self) -> usize {
+        self.registry.num_threads()
+    }
+
+    /// Runs `op` with a [`Scope`] into which it can spawn tasks that borrow
+    /// from the current stack frame, and returns `op`'s value once every
+    /// task has finished.
+    ///
+    /// `op` runs on the calling thread (it need not be `Send`). If the
+    /// caller is a worker of this pool, it runs other queued jobs while it
+    /// waits, so scopes nest to any depth, even on a pool of one thread.
+    ///
+    /// # Panics
+    ///
+    /// If `op` or any task panics, the scope still waits for every task,
+    /// then re-raises the first panic with its original payload.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let answer = pool.scope(|s| {
+    ///     s.spawn(|s| s.spawn(|_| { /* nested */ }));
+    ///     42
+    /// });
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn scope<'scope, OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(&Scope<'scope>) -> R,
+    {
+        crate::scope::run(&self.registry, op)
+    }
+
+    /// Runs `a` and `b`, potentially in parallel, and returns both results.
+    ///
+    /// On a worker of this pool, `b` is offered to thieves while `a` runs on
+    /// the current thread; from anywhere else both run inside the pool.
+    ///
+    /// # Panics
+    ///
+    /// If either closure panics, `join` waits for the other, then re-raises
+    /// the panic (the one of `a` if both panicked).
+    ///
+    /// ```
+    /// fn fib(n: u64) -> u64 {
+    ///     if n < 2 { return n; }
+    ///     let (a, b) = taskgroup::join(|| fib(n - 1), || fib(n - 2));
+    ///     a + b
+    /// }
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// assert_eq!(pool.install(|| fib(20)), 6765);
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.registry
+            .in_worker(|worker| crate::join::join_on_worker(worker, a, b))
+    }
+
+    /// Runs `op` on a worker of this pool and returns its value. On a worker
+    /// of this pool it runs in place; elsewhere the caller blocks until a
+    /// worker has run it. A panic in `op` propagates to the caller.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let index = pool.install(taskgroup::current_thread_index);
+    /// assert!(index.unwrap() < 2);
+    /// ```
+    pub fn install<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.registry.in_worker(|_| op())
+    }
+
+    /// Queues a detached task. Nothing waits for it; a panic in it goes to
+    /// the pool's panic handler (or stderr) and the worker lives on.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// pool.spawn(move || tx.send(7).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 7);
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        spawn_detached(&self.registry, f);
+    }
+}
+
+/// Queues a detached task on `registry`.
+pub(crate) fn spawn_detached<F>(registry: &Registry, f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let task = move || {
+        if let Err(payload) = catch(f) {
+            let worker = WorkerThread::current().expect("a detached task ran outside its pool");
+            worker.registry().handle_panic(payload);
+        }
+    };
+    // SAFETY: the task is `'static`.
+    let job = unsafe { HeapJob::into_job_ref(task) };
+    registry.push(job);
+}
+
+impl Default for ThreadPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.registry.terminate_and_join();
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("num_threads", &self.num_threads())
+            .field("sleeping", &self.registry.sleep.sleepers())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,360 @@
+//! The registry: a pool's queues, its sleeping workers, and the worker loop.
+//!
+//! Each worker owns a LIFO deque; other workers steal from its far end.
+//! Work submitted from outside the pool goes to one shared injector. A worker
+//! looks in its own deque, then the injector, then steals from the others,
+//! starting at a random victim.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::ptr;
+use std::thread::JoinHandle;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use super::builder::Handlers;
+use super::sleep::Sleep;
+use crate::error::BuildError;
+use crate::job::{catch, Completion, JobRef, StackJob};
+use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
+use crate::waitgroup::{WaitGroup, WaitGuard};
+
+/// How many times an idle worker looks for work before it goes to sleep.
+const SPIN_ROUNDS: u32 = 64;
+
+pub(crate) struct Registry {
+    injector: Injector<JobRef>,
+    stealers: Box<[Stealer<JobRef>]>,
+    pub(crate) sleep: Sleep,
+    terminating: AtomicBool,
+    handlers: Handlers,
+    threads: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Registry {
+    /// Starts `num_threads` workers.
+    pub(crate) fn start(
+        num_threads: usize,
+        mut thread_name: Option<Box<dyn FnMut(usize) -> String>>,
+        stack_size: Option<usize>,
+        handlers: Handlers,
+    ) -> Result<Arc<Registry>, BuildError> {
+        let deques: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
+        let registry = Arc::new(Registry {
+            injector: Injector::new(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            sleep: Sleep::new(num_threads),
+            terminating: AtomicBool::new(false),
+            handlers,
+            threads: parking_lot::Mutex::new(Vec::with_capacity(num_threads)),
+        });
+        for (index, deque) in deques.into_iter().enumerate() {
+            let mut builder = std::thread::Builder::new();
+            if let Some(name) = thread_name.as_mut() {
+                match catch(|| name(index)) {
+                    Ok(name) => builder = builder.name(name),
+                    Err(_) => {
+                        registry.terminate_and_join();
+                        return Err(BuildError::ThreadNamePanicked { index });
+                    }
+                }
+            }
+            if let Some(size) = stack_size {
+                builder = builder.stack_size(size);
+            }
+            let worker_registry = Arc::clone(&registry);
+            match builder.spawn(move || main_loop(worker_registry, deque, index)) {
+                Ok(handle) => registry.threads.lock().push(handle),
+                Err(source) => {
+                    registry.terminate_and_join();
+                    return Err(BuildError::Spawn { index, source });
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.stealers.len()
+    }
+
+    /// Queues `job`: on the current worker's deque if it belongs to this
+    /// registry, in the injector otherwise.
+    #[inline]
+    pub(crate) fn push(&self, job: JobRef) {
+        match WorkerThread::current() {
+            Some(worker) if ptr::eq(worker.registry(), self) => worker.push(job),
+            _ => self.inject(job),
+        }
+    }
+
+    pub(crate) fn inject(&self, job: JobRef) {
+        self.injector.push(job);
+        self.sleep.notify_one();
+    }
+
+    /// Whether any queue holds a job. Stale as soon as it returns; the sleep
+    /// protocol is what makes acting on it safe.
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Runs `op` on a worker of this registry: right here if the current
+    /// thread is one, otherwise by sending it in and blocking until it ran.
+    pub(crate) fn in_worker<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread) -> R + Send,
+        R: Send,
+    {
+        match WorkerThread::current() {
+            Some(worker) if ptr::eq(worker.registry(), self) => op(worker),
+            _ => self.in_worker_cold(op),
+        }
+    }
+
+    #[cold]
+    fn in_worker_cold<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread) -> R + Send,
+        R: Send,
+    {
+        let wg = WaitGroup::new();
+        let job = StackJob::new(
+            || op(WorkerThread::current().expect("injected job ran outside the pool")),
+            GuardCompletion(std::cell::UnsafeCell::new(Some(wg.add()))),
+        );
+        // SAFETY: `job` stays on this frame until `wg.wait()` has returned,
+        // which needs its completion.
+        self.inject(unsafe { job.as_job_ref() });
+        wg.wait();
+        match job.into_result() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Reports the panic of a detached task.
+    pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>) {
+        match &self.handlers.panic {
+            Some(handler) => {
+                if catch(|| handler(payload)).is_err() {
+                    eprintln!("taskgroup: the pool's panic_handler panicked; the panic is dropped");
+                }
+            }
+            None => eprintln!(
+                "taskgroup: a detached task panicked: {}",
+                crate::error::panic_message(&*payload)
+            ),
+        }
+    }
+
+    pub(crate) fn terminating(&self) -> bool {
+        self.terminating.load(Ordering::Acquire)
+    }
+
+    /// Asks the workers to finish the queued work and exit.
+    pub(crate) fn terminate(&self) {
+        self.terminating.store(true, Ordering::Release);
+        self.sleep.notify_all();
+    }
+
+    /// Terminates, then joins every worker unless called from one of them
+    /// (a worker cannot join itself, and joining its siblings could wait on
+    /// the very task that is running here).
+    pub(crate) fn terminate_and_join(&self) {
+        self.terminate();
+        if let Some(worker) = WorkerThread::current() {
+            if ptr::eq(worker.registry(), self) {
+                return;
+            }
+        }
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for handle in threads {
+            // A worker's own panics are all caught; an error here means a
+            // handler aborted it, which was already reported.
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Completion of an injected job: dropping the guard wakes the blocked
+/// caller.
+struct GuardCompletion<'a>(std::cell::UnsafeCell<Option<WaitGuard<'a>>>);
+
+impl Completion for GuardCompletion<'_> {
+    unsafe fn complete(this: *const Self) {
+        // SAFETY: the caller waits on the group until this guard is done, so
+        // `this` is valid here; the guard is moved out before it is dropped.
+        let guard = unsafe { (*(*this).0.get()).take() };
+        drop(guard);
+    }
+}
+
+/// The state of a worker thread, reachable from its own thread only.
+pub(crate) struct WorkerThread {
+    deque: Worker<JobRef>,
+    index: usize,
+    registry: Arc<Registry>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+impl WorkerThread {
+    /// The worker running on this thread, if any.
+    #[inline]
+    pub(crate) fn current() -> Option<&'static WorkerThread> {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: `CURRENT` is set only while `main_loop`'s `WorkerThread`
+        // lives, and only this thread reads it; every caller is a job or a
+        // wait that `main_loop` is running, so it is still alive.
+        unsafe { current.as_ref() }
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    #[inline]
+    pub(crate) fn push(&self, job: JobRef) {
+        self.deque.push(job);
+        self.registry.sleep.notify_one();
+    }
+
+    /// Pops from the top of this worker's own deque.
+    #[inline]
+    pub(crate) fn pop_local(&self) -> Option<JobRef> {
+        self.deque.pop()
+    }
+
+    fn find_work(&self) -> Option<JobRef> {
+        self.deque
+            .pop()
+            .or_else(|| self.steal_injected())
+            .or_else(|| self.steal_from_others())
+    }
+
+    fn steal_injected(&self) -> Option<JobRef> {
+        loop {
+            match self.registry.injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => spin_hint(),
+            }
+        }
+    }
+
+    fn steal_from_others(&self) -> Option<JobRef> {
+        let stealers = &self.registry.stealers;
+        let n = stealers.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = self.next_random() as usize % n;
+        loop {
+            let mut retry = false;
+            for victim in (start..n).chain(0..start) {
+                if victim == self.index {
+                    continue;
+                }
+                match stealers[victim].steal() {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+            spin_hint();
+        }
+    }
+
+    /// xorshift64*: cheap and good enough to spread thieves over victims.
+    fn next_random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Runs jobs until `done()` holds, sleeping when there are none. This is
+    /// how a worker waits (for a scope, a `join`, or the end of the pool)
+    /// without ever blocking work it could run, so nested waits and pools of
+    /// one thread cannot deadlock. Whoever makes `done()` true must then call
+    /// `Sleep::notify_worker(self.index())`.
+    pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
+        let mut idle_rounds = 0;
+        while !done() {
+            if let Some(job) = self.find_work() {
+                idle_rounds = 0;
+                // SAFETY: a job taken out of a deque is executed once.
+                unsafe { job.execute() };
+                continue;
+            }
+            if idle_rounds < SPIN_ROUNDS {
+                idle_rounds += 1;
+                if idle_rounds <= SPIN_ROUNDS / 2 {
+                    spin_hint();
+                } else {
+                    std::thread::yield_now();
+                }
+                continue;
+            }
+            self.registry
+                .sleep
+                .sleep(self.index, || done() || self.registry.has_work());
+            idle_rounds = 0;
+        }
+    }
+}
+
+fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
+    let worker = WorkerThread {
+        deque,
+        index,
+        registry,
+        rng: Cell::new(
+            0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd),
+        ),
+    };
+    CURRENT.with(|current| current.set(&worker));
+    let registry = &*worker.registry;
+
+    if let Some(handler) = &registry.handlers.start {
+        if let Err(payload) = catch(|| handler(index)) {
+            registry.report_handler_panic("start_handler", index, payload);
+        }
+    }
+
+    worker.wait_until(|| registry.terminating());
+    // Finish whatever is still queued; other workers finish their own.
+    while let Some(job) = worker.find_work() {
+        // SAFETY: a job taken out of a deque is executed once.
+        unsafe { job.execute() };
+    }
+
+    if let Some(handler) = &registry.handlers.exit {
+        if let Err(payload) = catch(|| handler(index)) {
+            registry.report_handler_panic("exit_handler", index, payload);
+        }
+    }
+    CURRENT.with(|current| current.set(ptr::null()));
+}
+
+impl Registry {
+    fn report_handler_panic(&self, which: &str, index: usize, payload: Box<dyn Any + Send>) {
+        eprintln!(
+            "taskgroup: the pool's {which} panicked on worker {index}: {}",
+            crate::error::panic_message(&*payload)
+        );
+    }
+}

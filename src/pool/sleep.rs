@@ -1,0 +1,158 @@
+//! Sleeping and waking workers.
+//!
+//! Each worker has a slot: `AWAKE`, `SLEEPING` or `NOTIFIED`. A worker with
+//! nothing to do announces itself (slot `SLEEPING`, `sleepers + 1`), looks
+//! for work one last time, and parks on its slot's address. A thread that
+//! publishes work, or that makes a particular worker's wait condition true,
+//! then moves a `SLEEPING` slot to `NOTIFIED` and unparks it.
+//!
+//! ```text
+//!  worker                                 waker
+//!  slot = SLEEPING; sleepers += 1         publish work / set condition
+//!  fence(SeqCst)                          fence(SeqCst)
+//!  look for work / condition              sleepers > 0 ? / slot == SLEEPING ?
+//!  park while slot == SLEEPING            CAS slot SLEEPING -> NOTIFIED; unpark
+//! ```
+//!
+//! The two fences make this the store-buffer pattern: at least one side sees
+//! the other's write. Either the worker finds the work, or the waker finds
+//! the worker asleep and notifies it; the park re-checks the slot under the
+//! parking lot's lock, so a notification that lands before the park is not
+//! lost. The busy case, where nobody sleeps, costs the waker one fence and one
+//! load.
+
+use crate::sync::parking::{self, Parked};
+use crate::sync::{fence, AtomicU32, AtomicUsize, Ordering};
+
+const AWAKE: u32 = 0;
+const SLEEPING: u32 = 1;
+const NOTIFIED: u32 = 2;
+
+/// One worker's sleep state, alone on its cache line: wakers write it from
+/// other cores.
+#[repr(align(128))]
+#[derive(Debug)]
+struct Slot {
+    state: AtomicU32,
+}
+
+/// The sleep state of a pool's workers.
+#[derive(Debug)]
+pub(crate) struct Sleep {
+    /// How many slots are `SLEEPING`; lets wakers skip the scan when busy.
+    sleepers: AtomicUsize,
+    slots: Box<[Slot]>,
+}
+
+impl Sleep {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            sleepers: AtomicUsize::new(0),
+            slots: (0..workers)
+                .map(|_| Slot {
+                    state: AtomicU32::new(AWAKE),
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts worker `index` to sleep unless `should_wake` holds once it has
+    /// announced itself. `should_wake` must cover everything a waker may
+    /// publish before calling [`notify_one`](Self::notify_one) or
+    /// [`notify_worker`](Self::notify_worker) for this worker.
+    pub(crate) fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+        let slot = &self.slots[index];
+        slot.state.store(SLEEPING, Ordering::Relaxed);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+
+        if should_wake() {
+            if slot
+                .state
+                .compare_exchange(SLEEPING, AWAKE, Ordering::Relaxed, Ordering::Acquire)
+                .is_ok()
+            {
+                self.sleepers.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                // A waker got here first and took us off `sleepers`.
+                slot.state.store(AWAKE, Ordering::Relaxed);
+            }
+            return;
+        }
+
+        // Acquire, here and in the CAS above: a worker that sees `NOTIFIED`
+        // must also see the work published before the notification, or it
+        // would look, find nothing, and sleep through it.
+        let parked = parking::park(
+            slot_key(slot),
+            || slot.state.load(Ordering::Acquire) == SLEEPING,
+            || {},
+            None,
+        );
+        debug_assert!(matches!(parked, Parked::Unparked(_) | Parked::Invalid));
+        // Whoever notified us has already taken us off `sleepers`.
+        debug_assert_eq!(slot.state.load(Ordering::Relaxed), NOTIFIED);
+        slot.state.store(AWAKE, Ordering::Relaxed);
+    }
+
+    /// Wakes one sleeping worker, if any, after work was published.
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        fence(Ordering::SeqCst);
+        // Acquire: a sleeper's `SLEEPING` store precedes its increment, and
+        // the scan below must see it.
+        if self.sleepers.load(Ordering::Acquire) != 0 {
+            self.notify_one_cold();
+        }
+    }
+
+    #[cold]
+    fn notify_one_cold(&self) {
+        for index in 0..self.slots.len() {
+            if self.try_notify(index) {
+                return;
+            }
+        }
+    }
+
+    /// Wakes worker `index` if it sleeps, after its wait condition was made
+    /// true.
+    #[inline]
+    pub(crate) fn notify_worker(&self, index: usize) {
+        fence(Ordering::SeqCst);
+        if self.slots[index].state.load(Ordering::Relaxed) == SLEEPING {
+            self.try_notify(index);
+        }
+    }
+
+    /// Wakes every sleeping worker (termination).
+    pub(crate) fn notify_all(&self) {
+        fence(Ordering::SeqCst);
+        for index in 0..self.slots.len() {
+            self.try_notify(index);
+        }
+    }
+
+    fn try_notify(&self, index: usize) -> bool {
+        let slot = &self.slots[index];
+        if slot
+            .state
+            .compare_exchange(SLEEPING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        parking::unpark_one(slot_key(slot), 0);
+        true
+    }
+
+    /// The number of workers asleep (or about to be).
+    pub(crate) fn sleepers(&self) -> usize {
+        self.sleepers.load(Ordering::Relaxed)
+    }
+}
+
+fn slot_key(slot: &Slot) -> usize {
+    slot as *const Slot as usize
+}

@@ -1,6 +1,7 @@
 //! The crate's errors.
 
 use std::any::Any;
+use std::fmt;
 
 /// Why a [`ThreadPool`](crate::ThreadPool) could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -39,5 +40,142 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
         s
     } else {
         "Box<dyn Any>"
+    }
+}
+
+/// Why [`TaskHandle::join`](crate::TaskHandle::join) returned no value.
+///
+/// ```
+/// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+/// pool.scope(|s| {
+///     let h = s.spawn_handle(|_| -> () { panic!("disk on fire") });
+///     let err = h.join().unwrap_err();
+///     assert!(err.is_panic());
+///     assert_eq!(err.to_string(), "task panicked: disk on fire");
+///     let payload = err.into_panic();
+///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"disk on fire"));
+/// });
+/// ```
+#[derive(thiserror::Error)]
+#[error("{}", describe(&self.kind))]
+pub struct JoinError {
+    kind: JoinErrorKind,
+}
+
+enum JoinErrorKind {
+    Panicked(Box<dyn Any + Send>),
+    Cancelled,
+    Failed,
+}
+
+fn describe(kind: &JoinErrorKind) -> String {
+    match kind {
+        JoinErrorKind::Panicked(payload) => format!("task panicked: {}", panic_message(&**payload)),
+        JoinErrorKind::Cancelled => "task was cancelled before it started".to_owned(),
+        JoinErrorKind::Failed => "task failed; its error is the scope's result".to_owned(),
+    }
+}
+
+impl JoinError {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        Self {
+            kind: JoinErrorKind::Panicked(payload),
+        }
+    }
+
+    pub(crate) fn cancelled() -> Self {
+        Self {
+            kind: JoinErrorKind::Cancelled,
+        }
+    }
+
+    pub(crate) fn failed() -> Self {
+        Self {
+            kind: JoinErrorKind::Failed,
+        }
+    }
+
+    /// The task panicked; [`into_panic`](Self::into_panic) returns the
+    /// payload.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Panicked(_))
+    }
+
+    /// The task was dropped without running: its scope was cancelled (or its
+    /// deadline passed) before the task started.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Cancelled)
+    }
+
+    /// The task, in a [`TryScope`](crate::TryScope), returned an error; the
+    /// error became the scope's result.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Failed)
+    }
+
+    /// The panic payload, to inspect or to re-raise with
+    /// `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    ///
+    /// If the error is not a panic ([`is_panic`](Self::is_panic) is false).
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic().unwrap_or_else(|err| {
+            panic!("JoinError::into_panic called on an error that is not a panic: {err}")
+        })
+    }
+
+    /// The panic payload if the task panicked, otherwise the error itself.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self.kind {
+            JoinErrorKind::Panicked(payload) => Ok(payload),
+            kind => Err(Self { kind }),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinError")
+            .field(&describe(&self.kind))
+            .finish()
+    }
+}
+
+/// A scope's deadline passed before its last task finished.
+///
+/// Returned by [`ScopeBuilder::scope`](crate::ScopeBuilder::scope) with the
+/// body's value, and converted into the error type by
+/// [`ScopeBuilder::try_scope`](crate::ScopeBuilder::try_scope).
+#[derive(thiserror::Error)]
+#[error("the scope's deadline passed before its tasks finished ({skipped} never started)")]
+pub struct DeadlineExceeded<R = ()> {
+    value: R,
+    skipped: usize,
+}
+
+impl<R> DeadlineExceeded<R> {
+    pub(crate) fn new(value: R, skipped: usize) -> Self {
+        Self { value, skipped }
+    }
+
+    /// How many tasks were dropped without running because the scope was
+    /// cancelled (by the deadline or otherwise).
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// The value the scope's body returned.
+    pub fn into_inner(self) -> R {
+        self.value
+    }
+}
+
+impl<R> fmt::Debug for DeadlineExceeded<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadlineExceeded")
+            .field("skipped", &self.skipped)
+            .finish_non_exhaustive()
     }
 }

@@ -54,10 +54,10 @@ mod scope;
 mod sync;
 mod waitgroup;
 
-pub use error::BuildError;
+pub use error::{BuildError, DeadlineExceeded, JoinError};
 pub use pool::builder::ThreadPoolBuilder;
 pub use pool::ThreadPool;
-pub use scope::Scope;
+pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
 pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};
 
 use pool::registry::WorkerThread;
@@ -100,6 +100,97 @@ pub mod __loom {
     pub fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
         crate::scope::finish_task(guard, owner, &sleep.0)
     }
+
+    /// The completion protocol shared by a task and its `TaskHandle`.
+    pub fn result_channel<T: Send>() -> (ResultJoiner<T>, ResultSender<T>) {
+        let (state, guard) = crate::scope::HandleState::new();
+        (
+            ResultJoiner(crate::sync::Arc::clone(&state)),
+            ResultSender { guard, state },
+        )
+    }
+
+    /// The task's side of [`result_channel`].
+    #[derive(Debug)]
+    pub struct ResultSender<T> {
+        guard: WaitGuard<'static>,
+        // Declared after `guard`: dropped after it.
+        state: crate::sync::Arc<crate::scope::HandleState<T>>,
+    }
+
+    impl<T> ResultSender<T> {
+        /// Writes `value`, finishes, and wakes a worker joiner through `sleep`.
+        pub fn send(self, value: T, sleep: &Sleep) {
+            let Self { guard, state } = self;
+            // SAFETY: written once, before the guard is done.
+            unsafe { state.write(crate::scope::Outcome::Value(value)) };
+            if let Some(joiner) = state.finish(guard) {
+                sleep.notify_worker(joiner);
+            }
+        }
+    }
+
+    /// The handle's side of [`result_channel`].
+    #[derive(Debug)]
+    pub struct ResultJoiner<T>(crate::sync::Arc<crate::scope::HandleState<T>>);
+
+    impl<T> ResultJoiner<T> {
+        /// Joins from worker `index`, sleeping in `sleep` while unfinished.
+        pub fn join_as_worker(self, index: usize, sleep: &Sleep) -> Option<T> {
+            self.0.wait_as_worker(index, |done| {
+                while !done() {
+                    sleep.sleep(index, done);
+                }
+            });
+            self.take()
+        }
+
+        /// Joins from outside any pool, blocking.
+        pub fn join_blocking(self) -> Option<T> {
+            self.0.wait_blocking();
+            self.take()
+        }
+
+        fn take(self) -> Option<T> {
+            // SAFETY: finished, and taken once (by value).
+            match unsafe { self.0.take() } {
+                Some(crate::scope::Outcome::Value(value)) => Some(value),
+                _ => None,
+            }
+        }
+    }
+
+    /// A scope's cancellation state.
+    #[derive(Debug)]
+    pub struct Cancellation(crate::scope::Cancellation);
+
+    impl Cancellation {
+        /// A root state (no parent, no deadline).
+        pub fn root() -> Self {
+            // SAFETY: no parent.
+            Self(unsafe { crate::scope::Cancellation::new(None, std::ptr::null()) })
+        }
+
+        /// A state whose parent is `parent`.
+        ///
+        /// # Safety
+        ///
+        /// `parent` outlives the child.
+        pub unsafe fn child_of(parent: &Cancellation) -> Self {
+            // SAFETY: forwarded.
+            Self(unsafe { crate::scope::Cancellation::new(None, &parent.0) })
+        }
+
+        /// See `scope::cancel::Cancellation::cancel`.
+        pub fn cancel(&self) {
+            self.0.cancel()
+        }
+
+        /// See `scope::cancel::Cancellation::is_cancelled`.
+        pub fn is_cancelled(&self) -> bool {
+            self.0.is_cancelled()
+        }
+    }
 }
 
 /// Runs `op` in a new [`Scope`] on the current pool (the global pool outside
@@ -119,7 +210,50 @@ pub fn scope<'scope, OP, R>(op: OP) -> R
 where
     OP: FnOnce(&Scope<'scope>) -> R,
 {
-    scope::run(global::current_registry(), op)
+    scope::run(global::current_registry(), Default::default(), op)
+}
+
+/// Runs `op` in a new [`TryScope`] on the current pool (the global pool
+/// outside any worker): the first error cancels the scope and becomes the
+/// result. See [`ThreadPool::try_scope`].
+///
+/// # Errors
+///
+/// The first error returned by a task or by `op`.
+///
+/// ```
+/// let r = taskgroup::try_scope(|s| {
+///     s.spawn(|_| Err("no"));
+///     s.spawn(|s| if s.is_cancelled() { Ok(()) } else { Ok(()) });
+///     Ok(7)
+/// });
+/// assert_eq!(r, Err("no"));
+/// ```
+pub fn try_scope<'scope, OP, R, E>(op: OP) -> Result<R, E>
+where
+    OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
+    E: Send + 'scope,
+{
+    scope::try_scope::run(global::current_registry(), Default::default(), op)
+}
+
+/// A [`ScopeBuilder`] (deadline, concurrency limit) for a scope on the
+/// current pool (the global pool outside any worker).
+///
+/// ```
+/// use std::time::Duration;
+/// let r = taskgroup::scope_builder()
+///     .max_concurrency(2)
+///     .timeout(Duration::from_secs(10))
+///     .scope(|s| {
+///         for _ in 0..4 {
+///             s.spawn(|_| {});
+///         }
+///     });
+/// assert!(r.is_ok());
+/// ```
+pub fn scope_builder() -> ScopeBuilder {
+    ScopeBuilder::new(global::current_registry_arc())
 }
 
 /// Runs `a` and `b`, potentially in parallel, on the current pool (the

@@ -4,6 +4,7 @@
 //! on its own thread and the test thread waits for it with a 20 s limit, so a
 //! lost wake-up or a deadlock fails the test with a clear message instead of
 //! stalling the test run.
+#![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;

@@ -8,7 +8,7 @@ pub(crate) mod sleep;
 use std::fmt;
 
 use crate::job::{catch, HeapJob};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeBuilder, TryScope};
 use crate::sync::Arc;
 use builder::ThreadPoolBuilder;
 use registry::{Registry, WorkerThread};
@@ -88,7 +88,48 @@ impl ThreadPool {
     where
         OP: FnOnce(&Scope<'scope>) -> R,
     {
-        crate::scope::run(&self.registry, op)
+        crate::scope::run(&self.registry, Default::default(), op)
+    }
+
+    /// Runs `op` with a [`TryScope`], whose tasks return `Result<(), E>`:
+    /// the first error, from a task or from `op`, cancels the scope and
+    /// becomes the result once every task has finished (Go's errgroup).
+    ///
+    /// # Errors
+    ///
+    /// The first error returned by a task or by `op`.
+    ///
+    /// # Panics
+    ///
+    /// As [`scope`](Self::scope): the first panic is re-raised after every
+    /// task has finished.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let mut out = vec![0u8; 3];
+    /// let parsed: Result<(), std::num::ParseIntError> = pool.try_scope(|s| {
+    ///     for (text, slot) in ["1", "2", "x"].iter().zip(out.iter_mut()) {
+    ///         s.spawn(move |_| {
+    ///             *slot = text.parse()?;
+    ///             Ok(())
+    ///         });
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert_eq!(parsed.unwrap_err().to_string(), "invalid digit found in string");
+    /// ```
+    pub fn try_scope<'scope, OP, R, E>(&self, op: OP) -> Result<R, E>
+    where
+        OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
+        E: Send + 'scope,
+    {
+        crate::scope::try_scope::run(&self.registry, Default::default(), op)
+    }
+
+    /// A [`ScopeBuilder`] for a scope of this pool with a deadline or a
+    /// concurrency limit.
+    pub fn scope_builder(&self) -> ScopeBuilder {
+        ScopeBuilder::new(Arc::clone(&self.registry))
     }
 
     /// Runs `a` and `b`, potentially in parallel, and returns both results.

@@ -108,7 +108,34 @@ impl Registry {
     {
         match WorkerThread::current() {
             Some(worker) if ptr::eq(worker.registry(), self) => op(worker),
-            _ => self.in_worker_cold(op),
+            Some(worker) => self.in_worker_cross(worker, op),
+            None => self.in_worker_cold(op),
+        }
+    }
+
+    /// `in_worker` from a worker of another pool: that worker keeps running
+    /// its own pool's jobs while it waits, so pools that call into each
+    /// other cannot deadlock, even with one thread each.
+    #[cold]
+    fn in_worker_cross<OP, R>(&self, waiter: &WorkerThread, op: OP) -> R
+    where
+        OP: FnOnce(&WorkerThread) -> R + Send,
+        R: Send,
+    {
+        let job = StackJob::new(
+            || op(WorkerThread::current().expect("injected job ran outside the pool")),
+            CrossFlag {
+                done: AtomicBool::new(false),
+                owner: waiter.index(),
+                registry: waiter.registry_arc(),
+            },
+        );
+        // SAFETY: `job` stays on this frame until its flag is set.
+        self.inject(unsafe { job.as_job_ref() });
+        waiter.wait_until(|| job.completion().done.load(Ordering::Acquire));
+        match job.into_result() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
         }
     }
 
@@ -190,6 +217,25 @@ impl Completion for GuardCompletion<'_> {
     }
 }
 
+/// Completion of a job sent in by a worker of another pool: a flag, and a
+/// wake-up through the waiting worker's own registry.
+struct CrossFlag {
+    done: AtomicBool,
+    owner: usize,
+    registry: Arc<Registry>,
+}
+
+impl Completion for CrossFlag {
+    unsafe fn complete(this: *const Self) {
+        // SAFETY: `this` is valid until `done` is set: take what we need
+        // first. The clone keeps the waiter's pool alive past that point.
+        let (owner, registry) = unsafe { ((*this).owner, Arc::clone(&(*this).registry)) };
+        // SAFETY: as above; this store is our last access to `*this`.
+        unsafe { (*this).done.store(true, Ordering::Release) };
+        registry.sleep.notify_worker(owner);
+    }
+}
+
 /// The state of a worker thread, reachable from its own thread only.
 pub(crate) struct WorkerThread {
     deque: Worker<JobRef>,
@@ -219,6 +265,10 @@ impl WorkerThread {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    pub(crate) fn registry_arc(&self) -> Arc<Registry> {
+        Arc::clone(&self.registry)
     }
 
     #[inline]

@@ -1,0 +1,334 @@
+//! The machinery shared by [`Scope`](super::Scope) and
+//! [`TryScope`](super::TryScope): counting, cancellation, panics, and the
+//! completion hand-off.
+//!
+//! # Completion
+//!
+//! A scope's [`WaitGroup`] counts the body as one and each spawned task as
+//! one; every count is a guard. The body runs on the calling thread. When it
+//! returns (or unwinds) its guard is dropped and the caller waits for zero:
+//!
+//! * a thread outside the pool blocks in [`WaitGroup::wait`];
+//! * a worker of the pool runs jobs meanwhile, its own deque first, and
+//!   sleeps in the pool's sleep protocol when there are none. The task whose
+//!   `done` brings the count to zero then wakes that worker by index.
+//!
+//! The scope lives in the caller's frame, so the last `done` must not touch
+//! it once the caller may return. The waitgroup guarantees that for its own
+//! memory; the task guard reads the owner's index *before* its `done`, and
+//! wakes the owner through the registry, which outlives the scope.
+//!
+//! # Cancellation
+//!
+//! A task checks its scope's flags (one atomic load per level of nesting)
+//! before it starts; a cancelled task is dropped, never run. While a task or
+//! a body runs, a thread-local names its scope, so a scope opened there
+//! records it as its parent and counts as cancelled when the parent is: no
+//! registration, no list of children.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+use std::time::Instant;
+
+use super::cancel::Cancellation;
+use super::limit::Limiter;
+use crate::job::{catch, HeapJob};
+use crate::pool::registry::{Registry, WorkerThread};
+use crate::pool::sleep::Sleep;
+use crate::sync::{Arc, AtomicPtr, AtomicUsize, Ordering};
+use crate::waitgroup::{WaitGroup, WaitGuard};
+
+thread_local! {
+    /// The scope whose task or body is running on this thread.
+    static CURRENT: Cell<*const ScopeCore> = const { Cell::new(ptr::null()) };
+}
+
+/// What a scope is created with, besides its pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_concurrency: Option<usize>,
+}
+
+pub(crate) struct ScopeCore {
+    wg: WaitGroup,
+    registry: NonNull<Registry>,
+    /// The worker index of the thread that owns the scope, if it is a
+    /// worker: it runs its own pool's jobs while it waits.
+    owner: Option<usize>,
+    /// The owner's pool, when it is not the scope's pool.
+    owner_registry: Option<Arc<Registry>>,
+    cancellation: Cancellation,
+    /// The first panic of a task or of the body.
+    panic: AtomicPtr<Box<dyn Any + Send>>,
+    /// Panics of tasks with handles, re-raised at the end unless a `join`
+    /// took them first.
+    handle_panics: parking_lot::Mutex<Vec<super::handle::PanicSlot>>,
+    /// Tasks dropped without running because the scope was cancelled.
+    skipped: AtomicUsize,
+    limiter: Option<Limiter>,
+}
+
+// SAFETY: the registry and the parent are `Sync` and outlive the scope; the
+// rest is atomics and locks.
+unsafe impl Send for ScopeCore {}
+// SAFETY: as above.
+unsafe impl Sync for ScopeCore {}
+
+impl ScopeCore {
+    pub(crate) fn new(registry: &Registry, options: Options) -> Self {
+        let worker = WorkerThread::current();
+        let owner = worker.map(WorkerThread::index);
+        let owner_registry = worker
+            .filter(|worker| !ptr::eq(worker.registry(), registry))
+            .map(WorkerThread::registry_arc);
+        Self {
+            wg: WaitGroup::new(),
+            registry: NonNull::from(registry),
+            owner,
+            owner_registry,
+            // SAFETY: the scope whose task or body is running here outlives
+            // this one: that task waits for this scope to end.
+            cancellation: unsafe {
+                Cancellation::new(
+                    options.deadline,
+                    CURRENT
+                        .with(Cell::get)
+                        .as_ref()
+                        .map_or(ptr::null(), |parent| &parent.cancellation),
+                )
+            },
+            panic: AtomicPtr::new(ptr::null_mut()),
+            handle_panics: parking_lot::Mutex::new(Vec::new()),
+            skipped: AtomicUsize::new(0),
+            limiter: options.max_concurrency.map(Limiter::new),
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        // SAFETY: the registry is borrowed by the call that runs this scope.
+        unsafe { self.registry.as_ref() }
+    }
+
+    /// Runs the body: counted as one task, with this scope as the current
+    /// one, and waits for every task. Returns the body's result; the first
+    /// panic (of the body or of a task) is returned as `Err`.
+    pub(crate) fn run_body<R>(&self, body: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+        let guard = self.wg.add();
+        let value = match self.enter(|| catch(body)) {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                self.record_panic(payload);
+                None
+            }
+        };
+        guard.done();
+        self.wait();
+        for slot in std::mem::take(&mut *self.handle_panics.lock()) {
+            if let Some(payload) = slot.take() {
+                self.record_panic(payload);
+            }
+        }
+        match self.take_panic() {
+            Some(payload) => Err(payload),
+            None => Ok(value.expect("a scope body that panicked left no payload")),
+        }
+    }
+
+    /// Runs `f` with this scope as the thread's current scope.
+    fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
+        let previous = CURRENT.with(|current| current.replace(self));
+        let value = f();
+        CURRENT.with(|current| current.set(previous));
+        value
+    }
+
+    fn wait(&self) {
+        match self.owner {
+            Some(_) => {
+                let worker = WorkerThread::current().expect("scope owner left its worker");
+                worker.wait_until(|| self.wg.count() == 0);
+            }
+            None => self.wg.wait(),
+        }
+    }
+
+    /// Queues `f(target)` as a task of this scope.
+    ///
+    /// # Safety
+    ///
+    /// `target` lives at least as long as this scope (it is the scope, or
+    /// the `TryScope` around it), and `f` borrows only what outlives the
+    /// scope.
+    #[track_caller]
+    pub(crate) unsafe fn spawn<S, F>(&self, target: &S, f: F)
+    where
+        S: Sync,
+        F: FnOnce(&S) + Send,
+    {
+        let guard = TaskGuard::new(self);
+        let target = SendPtr(target);
+        let task = move || {
+            // SAFETY: `guard` keeps the scope, and so `target`, alive until
+            // it is dropped at the end of this closure.
+            let (core, target) = unsafe { (guard.core(), target.get()) };
+            if core.is_cancelled() {
+                core.skipped.fetch_add(1, Ordering::Relaxed);
+                // Dropped, never run; its captures may still panic on drop.
+                if let Err(payload) = catch(|| drop(f)) {
+                    core.record_panic(payload);
+                }
+            } else if let Err(payload) = core.enter(|| catch(|| f(target))) {
+                core.record_panic(payload);
+            }
+            if let Some(limiter) = &core.limiter {
+                limiter.finished(core.registry());
+            }
+            drop(guard);
+        };
+        // SAFETY: forwarded to the caller; the scope waits for `guard`.
+        let job = unsafe { HeapJob::into_job_ref(task) };
+        match &self.limiter {
+            Some(limiter) => limiter.submit(job, self.registry()),
+            None => self.registry().push(job),
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancellation.cancel();
+    }
+
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancellation.is_cancelled()
+    }
+
+    pub(crate) fn deadline_passed(&self) -> bool {
+        self.cancellation.deadline_passed()
+    }
+
+    pub(crate) fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.wg.count()
+    }
+
+    pub(crate) fn owner(&self) -> Option<usize> {
+        self.owner
+    }
+
+    pub(crate) fn record_panic(&self, payload: Box<dyn Any + Send>) {
+        let boxed = Box::into_raw(Box::new(payload));
+        if self
+            .panic
+            .compare_exchange(ptr::null_mut(), boxed, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Not the first: only the first panic is re-raised.
+            // SAFETY: `boxed` came from `Box::into_raw` just above.
+            drop(unsafe { Box::from_raw(boxed) });
+        }
+    }
+
+    pub(crate) fn add_handle_panic(&self, slot: super::handle::PanicSlot) {
+        self.handle_panics.lock().push(slot);
+    }
+
+    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        let boxed = self.panic.swap(ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: non-null values come from `record_panic`'s `Box::into_raw`,
+        // and the swap makes us the only owner.
+        (!boxed.is_null()).then(|| *unsafe { Box::from_raw(boxed) })
+    }
+}
+
+impl Drop for ScopeCore {
+    fn drop(&mut self) {
+        drop(self.take_panic());
+    }
+}
+
+/// A pointer that tasks carry to other threads.
+struct SendPtr<S>(*const S);
+
+// SAFETY: only shared references are made from it, and `S: Sync`.
+unsafe impl<S: Sync> Send for SendPtr<S> {}
+
+impl<S> SendPtr<S> {
+    /// # Safety
+    ///
+    /// The pointee is still alive.
+    unsafe fn get(&self) -> &S {
+        // SAFETY: forwarded to the caller.
+        unsafe { &*self.0 }
+    }
+}
+
+/// A task's count in its scope. Dropping it is the task's `done`; the one
+/// that brings the count to zero wakes the scope's owner if it is a worker.
+struct TaskGuard {
+    guard: ManuallyDrop<WaitGuard<'static>>,
+    core: *const ScopeCore,
+    owner: Option<usize>,
+}
+
+// SAFETY: the guard is `Send`, and `core` is only read while the guard keeps
+// the scope alive.
+unsafe impl Send for TaskGuard {}
+
+impl TaskGuard {
+    #[track_caller]
+    fn new(core: &ScopeCore) -> Self {
+        let guard = core.wg.add();
+        // SAFETY: the scope waits for this guard before it returns, so the
+        // borrow it erases is in fact alive for as long as the guard.
+        let guard = unsafe { std::mem::transmute::<WaitGuard<'_>, WaitGuard<'static>>(guard) };
+        Self {
+            guard: ManuallyDrop::new(guard),
+            core,
+            owner: core.owner,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Not after the guard is dropped (it is what keeps the scope alive).
+    unsafe fn core(&self) -> &ScopeCore {
+        // SAFETY: forwarded to the caller.
+        unsafe { &*self.core }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; `self.guard` is not used again.
+        let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
+        let Some(owner) = self.owner else {
+            return guard.done();
+        };
+        // SAFETY: the guard is not done yet, so the scope is alive.
+        match unsafe { &(*self.core).owner_registry } {
+            // The owner works for another pool: hold it alive past the done.
+            Some(registry) => finish_task(guard, owner, &Arc::clone(registry).sleep),
+            // Tasks run on the scope's pool, which is then the owner's.
+            None => {
+                let worker = WorkerThread::current().expect("a scope task ran outside its pool");
+                finish_task(guard, owner, &worker.registry().sleep)
+            }
+        }
+    }
+}
+
+/// A task's `done` in a scope owned by worker `owner`: the last one wakes
+/// the owner. The scope may be freed as soon as the count is zero, so only
+/// `owner` and `sleep` (the registry's, which outlives the scope) are used
+/// after it.
+pub(crate) fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
+    if guard.done_was_last() {
+        sleep.notify_worker(owner);
+    }
+}

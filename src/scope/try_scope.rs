@@ -1,0 +1,165 @@
+//! [`TryScope`]: a scope whose tasks return `Result`; the first error wins
+//! and cancels the rest (Go's errgroup).
+
+use std::fmt;
+use std::panic::resume_unwind;
+
+use super::core::{Options, ScopeCore};
+use super::handle::{self, TaskHandle};
+use super::Scope;
+use crate::job::catch;
+use crate::pool::registry::Registry;
+
+/// A scope whose tasks return `Result<(), E>`. The first error, from a task
+/// or from the body, becomes the scope's result and cancels the scope;
+/// later errors are dropped. Panics behave as in [`Scope`].
+///
+/// Created by [`ThreadPool::try_scope`](crate::ThreadPool::try_scope) or
+/// [`try_scope`](crate::try_scope).
+///
+/// ```
+/// #[derive(Debug, PartialEq)]
+/// struct TooBig(u32);
+///
+/// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+/// let result = pool.try_scope(|s| {
+///     for n in [1, 2, 300, 4] {
+///         s.spawn(move |_| if n > 100 { Err(TooBig(n)) } else { Ok(()) });
+///     }
+///     Ok("all small")
+/// });
+/// assert_eq!(result, Err(TooBig(300)));
+/// ```
+pub struct TryScope<'scope, E> {
+    scope: Scope<'scope>,
+    error: parking_lot::Mutex<Option<E>>,
+}
+
+/// Runs `op` in a new try-scope of `registry` and waits for all its tasks.
+pub(crate) fn run<'scope, OP, R, E>(registry: &Registry, options: Options, op: OP) -> Result<R, E>
+where
+    OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
+    E: Send + 'scope,
+{
+    TryScope::new(registry, options).run(op).0
+}
+
+impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
+    pub(super) fn new(registry: &Registry, options: Options) -> Self {
+        Self {
+            scope: Scope::new(registry, options),
+            error: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Runs the body, waits for every task, and returns the scope's result
+    /// with the scope itself, for the caller to inspect.
+    pub(super) fn run<OP, R>(self, op: OP) -> (Result<R, E>, Self)
+    where
+        OP: FnOnce(&Self) -> Result<R, E>,
+    {
+        let value = match self.core().run_body(|| op(&self)) {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                self.fail(error);
+                None
+            }
+            Err(payload) => resume_unwind(payload),
+        };
+        let result = match self.error.lock().take() {
+            Some(error) => Err(error),
+            None => Ok(value.expect("a try-scope body that failed left no error")),
+        };
+        (result, self)
+    }
+}
+
+impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
+    pub(super) fn core(&self) -> &ScopeCore {
+        &self.scope.core
+    }
+
+    /// Records `error` if it is the first, and cancels the scope.
+    fn fail(&self, error: E) {
+        let mut first = self.error.lock();
+        if first.is_none() {
+            *first = Some(error);
+        }
+        drop(first);
+        self.cancel();
+    }
+
+    /// Spawns a task that returns `Result<(), E>`; an `Err` becomes the
+    /// scope's result if it is the first, and cancels the scope.
+    #[track_caller]
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&TryScope<'scope, E>) -> Result<(), E> + Send + 'scope,
+    {
+        let task = move |s: &Self| {
+            if let Err(error) = f(s) {
+                s.fail(error);
+            }
+        };
+        // SAFETY: the try-scope outlives its tasks, and `f` borrows only
+        // what outlives `'scope`.
+        unsafe { self.core().spawn(self, task) }
+    }
+
+    /// Spawns a task that returns `Result<T, E>` and returns a handle to its
+    /// value. An `Err` goes to the scope as in [`spawn`](Self::spawn), and
+    /// the handle's `join` then reports
+    /// [`is_failed`](crate::JoinError::is_failed).
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let r: Result<u32, String> = pool.try_scope(|s| {
+    ///     let h = s.spawn_handle(|_| Ok(20));
+    ///     Ok(h.join().unwrap() + 1)
+    /// });
+    /// assert_eq!(r, Ok(21));
+    /// ```
+    #[track_caller]
+    pub fn spawn_handle<F, T>(&self, f: F) -> TaskHandle<'scope, T>
+    where
+        F: FnOnce(&TryScope<'scope, E>) -> Result<T, E> + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (handle, sender) = handle::channel(self.core());
+        let task = move |s: &Self| {
+            let result = catch(|| match f(s) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    s.fail(error);
+                    None
+                }
+            });
+            sender.send(result);
+        };
+        // SAFETY: as in `spawn`.
+        unsafe { self.core().spawn(self, task) };
+        handle
+    }
+
+    /// Cancels the scope, as [`Scope::cancel`]; the scope's result is still
+    /// `Ok` unless some task or the body returns an error.
+    pub fn cancel(&self) {
+        self.scope.cancel();
+    }
+
+    /// Whether the scope has been cancelled, by an error, by
+    /// [`cancel`](Self::cancel), by its deadline, or through the scope it
+    /// was opened in.
+    pub fn is_cancelled(&self) -> bool {
+        self.scope.is_cancelled()
+    }
+}
+
+impl<E> fmt::Debug for TryScope<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryScope")
+            .field("scope", &self.scope)
+            .field("failed", &self.error.lock().is_some())
+            .finish()
+    }
+}

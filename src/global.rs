@@ -4,7 +4,6 @@ use std::sync::OnceLock;
 
 use crate::error::BuildError;
 use crate::pool::registry::{Registry, WorkerThread};
-use crate::sync::Arc;
 use crate::ThreadPool;
 
 static GLOBAL: OnceLock<ThreadPool> = OnceLock::new();
@@ -27,13 +26,5 @@ pub(crate) fn current_registry() -> &'static Registry {
     match WorkerThread::current() {
         Some(worker) => worker.registry(),
         None => &pool().registry,
-    }
-}
-
-/// As [`current_registry`], but owned, for values that may outlive the call.
-pub(crate) fn current_registry_arc() -> Arc<Registry> {
-    match WorkerThread::current() {
-        Some(worker) => worker.registry_arc(),
-        None => Arc::clone(&pool().registry),
     }
 }

@@ -85,6 +85,15 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> 
     panic::catch_unwind(AssertUnwindSafe(f))
 }
 
+/// Drops a panic payload that is not going anywhere. A payload's own `Drop`
+/// may panic, and that panic must not unwind out of a worker: it is caught,
+/// and its payload is leaked rather than risk a third panic.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(second) = catch(move || drop(payload)) {
+        std::mem::forget(second);
+    }
+}
+
 /// How a [`StackJob`] tells its owner that the result is written.
 pub(crate) trait Completion {
     /// # Safety

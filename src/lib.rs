@@ -238,7 +238,8 @@ where
 }
 
 /// A [`ScopeBuilder`] (deadline, concurrency limit) for a scope on the
-/// current pool (the global pool outside any worker).
+/// current pool (the global pool outside any worker), as found when the
+/// scope runs.
 ///
 /// ```
 /// use std::time::Duration;
@@ -252,8 +253,8 @@ where
 ///     });
 /// assert!(r.is_ok());
 /// ```
-pub fn scope_builder() -> ScopeBuilder {
-    ScopeBuilder::new(global::current_registry_arc())
+pub fn scope_builder() -> ScopeBuilder<'static> {
+    ScopeBuilder::new(None)
 }
 
 /// Runs `a` and `b`, potentially in parallel, on the current pool (the

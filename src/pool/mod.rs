@@ -128,8 +128,8 @@ impl ThreadPool {
 
     /// A [`ScopeBuilder`] for a scope of this pool with a deadline or a
     /// concurrency limit.
-    pub fn scope_builder(&self) -> ScopeBuilder {
-        ScopeBuilder::new(Arc::clone(&self.registry))
+    pub fn scope_builder(&self) -> ScopeBuilder<'_> {
+        ScopeBuilder::new(Some(&self.registry))
     }
 
     /// Runs `a` and `b`, potentially in parallel, and returns both results.

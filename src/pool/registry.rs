@@ -15,7 +15,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::builder::Handlers;
 use super::sleep::Sleep;
 use crate::error::BuildError;
-use crate::job::{catch, Completion, JobRef, StackJob};
+use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
 use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
@@ -164,14 +164,18 @@ impl Registry {
     pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>) {
         match &self.handlers.panic {
             Some(handler) => {
-                if catch(|| handler(payload)).is_err() {
+                if let Err(second) = catch(|| handler(payload)) {
                     eprintln!("taskgroup: the pool's panic_handler panicked; the panic is dropped");
+                    drop_payload(second);
                 }
             }
-            None => eprintln!(
-                "taskgroup: a detached task panicked: {}",
-                crate::error::panic_message(&*payload)
-            ),
+            None => {
+                eprintln!(
+                    "taskgroup: a detached task panicked: {}",
+                    crate::error::panic_message(&*payload)
+                );
+                drop_payload(payload);
+            }
         }
     }
 
@@ -406,5 +410,6 @@ impl Registry {
             "taskgroup: the pool's {which} panicked on worker {index}: {}",
             crate::error::panic_message(&*payload)
         );
+        drop_payload(payload);
     }
 }

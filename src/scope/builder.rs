@@ -7,7 +7,6 @@ use super::core::Options;
 use super::{Scope, TryScope};
 use crate::error::DeadlineExceeded;
 use crate::pool::registry::Registry;
-use crate::sync::Arc;
 
 /// Configures a scope before it runs: a deadline after which it counts as
 /// cancelled, and a cap on how many of its tasks run at once.
@@ -30,16 +29,25 @@ use crate::sync::Arc;
 /// assert_eq!(result.unwrap(), "done");
 /// ```
 #[must_use = "a scope builder does nothing until `scope` or `try_scope` is called"]
-pub struct ScopeBuilder {
-    registry: Arc<Registry>,
+pub struct ScopeBuilder<'pool> {
+    /// The pool to run on; `None`: the current pool (or the global one),
+    /// looked up when the scope runs, so a builder never outlives its pool.
+    registry: Option<&'pool Registry>,
     options: Options,
 }
 
-impl ScopeBuilder {
-    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+impl<'pool> ScopeBuilder<'pool> {
+    pub(crate) fn new(registry: Option<&'pool Registry>) -> Self {
         Self {
             registry,
             options: Options::default(),
+        }
+    }
+
+    fn registry(&self) -> &Registry {
+        match self.registry {
+            Some(registry) => registry,
+            None => crate::global::current_registry(),
         }
     }
 
@@ -99,7 +107,7 @@ impl ScopeBuilder {
     where
         OP: FnOnce(&Scope<'scope>) -> R,
     {
-        let scope = Scope::new(&self.registry, self.options);
+        let scope = Scope::new(self.registry(), self.options);
         let value = match scope.core.run_body(|| op(&scope)) {
             Ok(value) => value,
             Err(payload) => std::panic::resume_unwind(payload),
@@ -124,7 +132,7 @@ impl ScopeBuilder {
         OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
         E: From<DeadlineExceeded> + Send + 'scope,
     {
-        let (result, scope) = TryScope::new(&self.registry, self.options).run(op);
+        let (result, scope) = TryScope::new(self.registry(), self.options).run(op);
         let value = result?;
         if scope.core().deadline_passed() {
             Err(DeadlineExceeded::new((), scope.core().skipped()).into())
@@ -134,7 +142,7 @@ impl ScopeBuilder {
     }
 }
 
-impl fmt::Debug for ScopeBuilder {
+impl fmt::Debug for ScopeBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeBuilder")
             .field("deadline", &self.options.deadline)

@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use super::cancel::Cancellation;
 use super::limit::Limiter;
-use crate::job::{catch, HeapJob};
+use crate::job::{catch, drop_payload, HeapJob};
 use crate::pool::registry::{Registry, WorkerThread};
 use crate::pool::sleep::Sleep;
 use crate::sync::{Arc, AtomicPtr, AtomicUsize, Ordering};
@@ -230,7 +230,7 @@ impl ScopeCore {
         {
             // Not the first: only the first panic is re-raised.
             // SAFETY: `boxed` came from `Box::into_raw` just above.
-            drop(unsafe { Box::from_raw(boxed) });
+            drop_payload(*unsafe { Box::from_raw(boxed) });
         }
     }
 
@@ -248,7 +248,9 @@ impl ScopeCore {
 
 impl Drop for ScopeCore {
     fn drop(&mut self) {
-        drop(self.take_panic());
+        if let Some(payload) = self.take_panic() {
+            drop_payload(payload);
+        }
     }
 }
 

@@ -9,6 +9,8 @@ use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
+use crate::slots;
+
 /// A job in a deque: run it exactly once with [`JobRef::execute`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct JobRef {
@@ -55,27 +57,51 @@ impl JobRef {
 }
 
 /// A job that owns its closure on the heap and frees itself when run.
+///
+/// A closure small enough lives in a recycled job slot (see `slots`), so a
+/// spawn allocates nothing once the program has warmed up; a larger one is
+/// boxed.
 pub(crate) struct HeapJob<F> {
     func: F,
 }
 
 impl<F: FnOnce() + Send> HeapJob<F> {
-    /// Boxes `func` as a job.
+    /// Moves `func` to the heap as a job.
     ///
     /// # Safety
     ///
     /// Everything `func` borrows must outlive the job's execution: the
     /// `'static` bound is erased here, and the caller (a scope) upholds it.
+    #[inline]
     pub(crate) unsafe fn into_job_ref(func: F) -> JobRef {
-        let pointer = Box::into_raw(Box::new(HeapJob { func })) as *const ();
-        // SAFETY: the box stays alive until `execute` takes it back; `F: Send`.
-        unsafe { JobRef::new(pointer, Self::execute) }
+        let job = HeapJob { func };
+        if slots::fits::<Self>() {
+            let slot = slots::take().cast::<Self>();
+            // SAFETY: a slot is free, and large and aligned enough (`fits`).
+            unsafe { slot.as_ptr().write(job) };
+            // SAFETY: the slot stays ours until `execute_in_slot` frees it.
+            unsafe { JobRef::new(slot.as_ptr() as *const (), Self::execute_in_slot) }
+        } else {
+            let pointer = Box::into_raw(Box::new(job)) as *const ();
+            // SAFETY: the box stays alive until `execute` takes it back.
+            unsafe { JobRef::new(pointer, Self::execute) }
+        }
     }
 
     unsafe fn execute(this: *const ()) {
         // SAFETY: `this` came from `Box::into_raw` in `into_job_ref`, and a
         // job is executed once.
         let job = unsafe { Box::from_raw(this as *mut Self) };
+        (job.func)();
+    }
+
+    unsafe fn execute_in_slot(this: *const ()) {
+        // SAFETY: `this` is a slot holding a job, written in `into_job_ref`
+        // and executed once: move the job out, then free the slot first, so
+        // that the spawns the job makes can reuse it.
+        let job = unsafe { std::ptr::read(this as *const Self) };
+        // SAFETY: the slot came from `slots::take` and is now empty.
+        unsafe { slots::give_back(std::ptr::NonNull::new_unchecked(this as *mut u8)) };
         (job.func)();
     }
 }
@@ -86,12 +112,18 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> 
 }
 
 /// Drops a panic payload that is not going anywhere. A payload's own `Drop`
-/// may panic, and that panic must not unwind out of a worker: it is caught,
-/// and its payload is leaked rather than risk a third panic.
+/// may panic, and that panic must not unwind out of a worker: it is caught
+/// and its payload dropped in turn. Should payloads keep panicking on drop,
+/// the last one is leaked rather than looped on.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(second) = catch(move || drop(payload)) {
-        std::mem::forget(second);
+    let mut payload = payload;
+    for _ in 0..4 {
+        match catch(move || drop(payload)) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
     }
+    std::mem::forget(payload);
 }
 
 /// How a [`StackJob`] tells its owner that the result is written.

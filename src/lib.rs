@@ -51,6 +51,7 @@ mod job;
 mod join;
 mod pool;
 mod scope;
+mod slots;
 mod sync;
 mod waitgroup;
 

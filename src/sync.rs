@@ -19,6 +19,20 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+/// Aligns its value to its own cache line (two, on x86_64 with its adjacent
+/// line prefetcher), so that writes to it do not evict its neighbours.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// A cell whose accesses loom checks for races (under loom it is loom's).
 #[cfg(not(loom))]
 #[derive(Debug)]

@@ -11,7 +11,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
-use common::{expect_panic, payload_str, quiet_expected_panics, watchdog};
+use common::{expect_panic, payload_str, quiet_expected_panics, wait_for, watchdog};
 use taskgroup::ThreadPool;
 
 fn pool(n: usize) -> ThreadPool {
@@ -137,13 +137,17 @@ fn a_payload_that_panics_on_drop_does_not_kill_a_worker() {
             1,
             "the second payload was dropped"
         );
-        std::mem::forget(payload);
+        let again = expect_panic(move || drop(payload));
+        assert_eq!(payload_str(&*again), Some("boom: payload dropped"));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
         // A detached task with such a payload and no handler: reported, and
         // the pool's only worker survives.
         let drops2 = Arc::clone(&drops);
         pool.spawn(move || std::panic::panic_any(HostilePayload(drops2)));
+        wait_for(10, "the detached task's payload to be dropped", || {
+            drops.load(Ordering::SeqCst) == 3
+        });
         assert_eq!(pool.install(|| 8), 8);
-        assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
 

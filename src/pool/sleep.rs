@@ -22,18 +22,17 @@
 //! load.
 
 use crate::sync::parking::{self, Parked};
-use crate::sync::{fence, AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicU32, AtomicUsize, CachePadded, Ordering};
 
 const AWAKE: u32 = 0;
 const SLEEPING: u32 = 1;
 const NOTIFIED: u32 = 2;
 
-/// One worker's sleep state, alone on its cache line: wakers write it from
-/// other cores.
-#[repr(align(128))]
+/// One worker's sleep state; alone on its cache line, since wakers write it
+/// from other cores.
 #[derive(Debug)]
 struct Slot {
-    state: AtomicU32,
+    state: CachePadded<AtomicU32>,
 }
 
 /// The sleep state of a pool's workers.
@@ -50,7 +49,7 @@ impl Sleep {
             sleepers: AtomicUsize::new(0),
             slots: (0..workers)
                 .map(|_| Slot {
-                    state: AtomicU32::new(AWAKE),
+                    state: CachePadded(AtomicU32::new(AWAKE)),
                 })
                 .collect(),
         }

@@ -37,8 +37,12 @@ use super::limit::Limiter;
 use crate::job::{catch, drop_payload, HeapJob};
 use crate::pool::registry::{Registry, WorkerThread};
 use crate::pool::sleep::Sleep;
-use crate::sync::{Arc, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicPtr, AtomicUsize, CachePadded, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
+
+/// How many times a thread outside the pool looks at its scope's count
+/// before it parks: half spin hints, half yields.
+const EXTERNAL_SPIN_ROUNDS: u32 = 64;
 
 thread_local! {
     /// The scope whose task or body is running on this thread.
@@ -53,7 +57,9 @@ pub(crate) struct Options {
 }
 
 pub(crate) struct ScopeCore {
-    wg: WaitGroup,
+    /// Every spawn and every task's end writes it: alone on its line, so the
+    /// read-mostly fields below stay in every core's cache.
+    wg: CachePadded<WaitGroup>,
     registry: NonNull<Registry>,
     /// The worker index of the thread that owns the scope, if it is a
     /// worker: it runs its own pool's jobs while it waits.
@@ -85,7 +91,7 @@ impl ScopeCore {
             .filter(|worker| !ptr::eq(worker.registry(), registry))
             .map(WorkerThread::registry_arc);
         Self {
-            wg: WaitGroup::new(),
+            wg: CachePadded(WaitGroup::new()),
             registry: NonNull::from(registry),
             owner,
             owner_registry,
@@ -151,7 +157,21 @@ impl ScopeCore {
                 let worker = WorkerThread::current().expect("scope owner left its worker");
                 worker.wait_until(|| self.wg.count() == 0);
             }
-            None => self.wg.wait(),
+            None => {
+                // Short scopes end within microseconds: look a few times
+                // before paying for a park and an unpark.
+                for round in 0..EXTERNAL_SPIN_ROUNDS {
+                    if self.wg.count() == 0 {
+                        return;
+                    }
+                    if round < EXTERNAL_SPIN_ROUNDS / 2 {
+                        crate::sync::spin_hint();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                self.wg.wait();
+            }
         }
     }
 

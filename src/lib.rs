@@ -38,10 +38,42 @@
 //! assert_eq!(results, [10, 20, 30, 40]);
 //! ```
 //!
-//! The free functions ([`scope`], [`join`], [`spawn`]) run on the pool of the
-//! current worker thread, or on a global pool (one thread per CPU, built on
-//! first use, or configured once with
+//! The free functions ([`scope`], [`try_scope`], [`scope_builder`], [`join`],
+//! [`spawn`]) run on the pool of the current worker thread, or on a global
+//! pool (one thread per CPU, built on first use, or configured once with
 //! [`ThreadPoolBuilder::build_global`]).
+//!
+//! # Beyond fork-join
+//!
+//! * [`Scope::spawn_handle`] returns a [`TaskHandle`] whose
+//!   [`join`](TaskHandle::join) gives the task's value or a [`JoinError`].
+//! * [`Scope::cancel`]: tasks not yet started are dropped, never run, and
+//!   cancellation reaches every scope opened inside the scope's tasks.
+//! * [`ThreadPool::try_scope`]: tasks return `Result`; the first error
+//!   cancels the rest and becomes the result (Go's errgroup).
+//! * [`ThreadPool::scope_builder`]: a deadline after which the scope counts
+//!   as cancelled, and a cap on how many of its tasks run at once.
+//!
+//! # Bad input
+//!
+//! Nothing here aborts the process or loses a task; every error names the
+//! rule it enforces.
+//!
+//! | input | behaviour |
+//! |---|---|
+//! | `num_threads(0)` | [`BuildError::ZeroThreads`] |
+//! | a stack size the OS refuses | [`BuildError::Spawn`], with the `io::Error` as its source; threads already started are joined |
+//! | a `thread_name` closure that panics | [`BuildError::ThreadNamePanicked`] |
+//! | a `start_handler` or `exit_handler` that panics | reported on stderr; the worker runs on |
+//! | a `panic_handler` that panics | reported on stderr; the worker runs on |
+//! | a task whose captures panic when dropped (after running, or when cancelled) | that panic is the task's panic, re-raised by the scope |
+//! | a panic payload whose `Drop` panics | caught wherever the pool drops a payload; the worker runs on |
+//! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..." |
+//! | `build_global` after the global pool exists | [`BuildError::GlobalPoolAlreadyInitialized`] |
+//! | `max_concurrency(0)` | panic: "max_concurrency must be at least 1 ..." |
+//! | [`JoinError::into_panic`] on an error that is not a panic | panic naming the rule |
+//! | a task spawning into its scope after the body returned | allowed: the task holds the scope open |
+//! | a scope after its pool was dropped | impossible: scopes borrow their pool, and a [`ScopeBuilder`] either borrows it or looks up the current pool when it runs |
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 

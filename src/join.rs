@@ -10,6 +10,7 @@ use std::thread;
 
 use crate::job::{catch, Completion, StackJob};
 use crate::pool::registry::WorkerThread;
+use crate::scope::{current_context, with_context, Context};
 use crate::sync::{AtomicBool, Ordering};
 
 pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
@@ -19,7 +20,13 @@ where
     RA: Send,
     RB: Send,
 {
-    let job_b = StackJob::new(b, WorkerFlag::new(worker.index()));
+    // `b` runs on behalf of the current task, even when stolen: a scope it
+    // opens is a child of the task's scope.
+    let context = current_context();
+    let job_b = StackJob::new(
+        move || with_context(context, b),
+        WorkerFlag::new(worker.index()),
+    );
     // SAFETY: `job_b` stays in this frame until it is either popped back
     // below (so nobody else can run it) or its flag is set; every path out
     // of this function, unwinding included, waits for one of the two first.
@@ -35,10 +42,10 @@ where
                 let result_b = catch(|| job_b.run_inline());
                 return combine(result_a, result_b);
             }
-            // Something `a` pushed and left behind: run it now, it sits on
-            // top of `job_b`.
+            // Something `a` pushed and left behind (a detached task): run
+            // it now, as the unrelated job it is; it sits on top of `job_b`.
             // SAFETY: a job taken out of a deque is executed once.
-            Some(job) => unsafe { job.execute() },
+            Some(job) => with_context(Context::NONE, || unsafe { job.execute() }),
             None => {
                 worker.wait_until(|| job_b.completion().is_set());
                 break;

@@ -16,6 +16,7 @@ use super::builder::Handlers;
 use super::sleep::Sleep;
 use crate::error::BuildError;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
+use crate::scope::{current_context, with_context, Context};
 use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
@@ -122,8 +123,12 @@ impl Registry {
         OP: FnOnce(&WorkerThread) -> R + Send,
         R: Send,
     {
+        let context = current_context();
         let job = StackJob::new(
-            || op(WorkerThread::current().expect("injected job ran outside the pool")),
+            move || {
+                let worker = WorkerThread::current().expect("injected job ran outside the pool");
+                with_context(context, || op(worker))
+            },
             CrossFlag {
                 done: AtomicBool::new(false),
                 owner: waiter.index(),
@@ -146,8 +151,12 @@ impl Registry {
         R: Send,
     {
         let wg = WaitGroup::new();
+        let context = current_context();
         let job = StackJob::new(
-            || op(WorkerThread::current().expect("injected job ran outside the pool")),
+            move || {
+                let worker = WorkerThread::current().expect("injected job ran outside the pool");
+                with_context(context, || op(worker))
+            },
             GuardCompletion(std::cell::UnsafeCell::new(Some(wg.add()))),
         );
         // SAFETY: `job` stays on this frame until `wg.wait()` has returned,
@@ -350,8 +359,10 @@ impl WorkerThread {
         while !done() {
             if let Some(job) = self.find_work() {
                 idle_rounds = 0;
+                // The job may be unrelated to what this thread waits for:
+                // it must not inherit the waiting task's scope.
                 // SAFETY: a job taken out of a deque is executed once.
-                unsafe { job.execute() };
+                with_context(Context::NONE, || unsafe { job.execute() });
                 continue;
             }
             if idle_rounds < SPIN_ROUNDS {

@@ -49,6 +49,46 @@ thread_local! {
     static CURRENT: Cell<*const ScopeCore> = const { Cell::new(ptr::null()) };
 }
 
+/// The scope whose task (or body) is running: a scope opened in it becomes
+/// its child. Work that runs on behalf of a task elsewhere (the stolen half
+/// of a `join`, an `install`ed closure) carries the task's context along;
+/// unrelated work that a waiting worker picks up runs with none.
+#[derive(Clone, Copy)]
+pub(crate) struct Context(*const ScopeCore);
+
+/// Low bit of a context pointer: set when a task (not the body) of the
+/// scope is running. A `ScopeCore` is 128-aligned, so the bit is free.
+const TASK_TAG: usize = 1;
+
+// SAFETY: a context is only dereferenced (as a parent) by code that runs on
+// behalf of the task it names, which waits for that code to finish.
+unsafe impl Send for Context {}
+
+impl Context {
+    /// No scope: the context of a worker's main loop and of unrelated jobs.
+    pub(crate) const NONE: Context = Context(ptr::null());
+}
+
+/// The current thread's context.
+#[inline]
+pub(crate) fn current_context() -> Context {
+    Context(CURRENT.with(Cell::get))
+}
+
+/// Runs `f` with `context` as the thread's context, restoring the previous
+/// one afterwards, also if `f` unwinds.
+#[inline]
+pub(crate) fn with_context<R>(context: Context, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const ScopeCore);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|current| current.set(self.0));
+        }
+    }
+    let _restore = Restore(CURRENT.with(|current| current.replace(context.0)));
+    f()
+}
+
 /// What a scope is created with, besides its pool.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Options {
@@ -102,6 +142,7 @@ impl ScopeCore {
                     options.deadline,
                     CURRENT
                         .with(Cell::get)
+                        .map_addr(|addr| addr & !TASK_TAG)
                         .as_ref()
                         .map_or(ptr::null(), |parent| &parent.cancellation),
                 )
@@ -143,12 +184,22 @@ impl ScopeCore {
         }
     }
 
-    /// Runs `f` with this scope as the thread's current scope.
+    /// Runs the body `f` with this scope as the thread's current scope.
     fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
-        let previous = CURRENT.with(|current| current.replace(self));
-        let value = f();
-        CURRENT.with(|current| current.set(previous));
-        value
+        with_context(Context(self), f)
+    }
+
+    /// Runs a task `f` of this scope with it as the current scope, marked
+    /// as a task (see `current_task_is_of`).
+    fn enter_task<T>(&self, f: impl FnOnce() -> T) -> T {
+        let tagged = (self as *const ScopeCore).map_addr(|addr| addr | TASK_TAG);
+        with_context(Context(tagged), f)
+    }
+
+    /// Whether the code running on this thread is a task of this scope (as
+    /// opposed to its body, or anything else).
+    pub(crate) fn current_task_is_of(&self) -> bool {
+        current_context().0 == (self as *const ScopeCore).map_addr(|addr| addr | TASK_TAG)
     }
 
     fn wait(&self) {
@@ -200,7 +251,7 @@ impl ScopeCore {
                 if let Err(payload) = catch(|| drop(f)) {
                     core.record_panic(payload);
                 }
-            } else if let Err(payload) = core.enter(|| catch(|| f(target))) {
+            } else if let Err(payload) = core.enter_task(|| catch(|| f(target))) {
                 core.record_panic(payload);
             }
             if let Some(limiter) = &core.limiter {
@@ -239,6 +290,10 @@ impl ScopeCore {
 
     pub(crate) fn owner(&self) -> Option<usize> {
         self.owner
+    }
+
+    pub(crate) fn limiter(&self) -> Option<&Limiter> {
+        self.limiter.as_ref()
     }
 
     pub(crate) fn record_panic(&self, payload: Box<dyn Any + Send>) {

@@ -137,6 +137,8 @@ impl<T> State<T> {
 pub struct TaskHandle<'scope, T> {
     state: Arc<State<T>>,
     registry: *const Registry,
+    /// The task's scope; only used while the task is unfinished.
+    core: *const ScopeCore,
     _scope: PhantomData<&'scope ()>,
 }
 
@@ -176,6 +178,22 @@ impl<T> TaskHandle<'_, T> {
     /// }); // the panic was taken by `join`: the scope does not re-raise it
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
+        // A task of a scope with a concurrency limit holds a slot; if the
+        // task it joins waits in the scope's queue behind it, it lends its
+        // slot and runs queued tasks itself.
+        while !self.is_finished() {
+            // SAFETY: the task is unfinished, so its scope is alive.
+            let core = unsafe { &*self.core };
+            let lent = match core.limiter() {
+                Some(limiter) if core.current_task_is_of() => limiter.take_lent(),
+                _ => None,
+            };
+            match lent {
+                // SAFETY: a job taken out of the scope's queue runs once.
+                Some(job) => unsafe { job.execute() },
+                None => break,
+            }
+        }
         if !self.is_finished() {
             // SAFETY: the task is not finished, so its scope and the pool
             // it runs on are alive.
@@ -232,6 +250,7 @@ pub(crate) fn channel<'scope, T>(core: &ScopeCore) -> (TaskHandle<'scope, T>, Se
     let handle = TaskHandle {
         state,
         registry: core.registry(),
+        core,
         _scope: PhantomData,
     };
     (handle, sender)

@@ -72,6 +72,26 @@ impl Limiter {
         }
     }
 
+    /// Takes a queued task for a thread that holds one of the scope's slots
+    /// and is about to block on another task of the scope: it lends its
+    /// slot to the queued task and runs it itself. Without this, a task
+    /// joining a sibling that waits in the queue behind it would wait
+    /// forever once every slot is held by such a task.
+    pub(crate) fn take_lent(&self) -> Option<JobRef> {
+        loop {
+            match self.queue.steal() {
+                Steal::Success(job) => {
+                    // The job gives a slot back when it ends; the lender
+                    // stays blocked meanwhile, so at most `max` tasks run.
+                    self.running.fetch_add(1, Ordering::Relaxed);
+                    return Some(job);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => crate::sync::spin_hint(),
+            }
+        }
+    }
+
     fn claim_slot(&self) -> bool {
         let mut running = self.running.load(Ordering::Relaxed);
         loop {

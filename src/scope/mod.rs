@@ -17,8 +17,8 @@ pub use builder::ScopeBuilder;
 pub(crate) use cancel::Cancellation;
 #[cfg(loom)]
 pub(crate) use core::finish_task;
-pub(crate) use core::Options;
 use core::ScopeCore;
+pub(crate) use core::{current_context, with_context, Context, Options};
 pub use handle::TaskHandle;
 #[cfg(loom)]
 pub(crate) use handle::{Outcome, State as HandleState};

@@ -58,12 +58,17 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
     where
         OP: FnOnce(&Self) -> Result<R, E>,
     {
-        let value = match self.core().run_body(|| op(&self)) {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
+        // The body's error counts from the moment it is returned: it cancels
+        // the tasks at once, and wins over any later task error.
+        let body = || match op(&self) {
+            Ok(value) => Some(value),
+            Err(error) => {
                 self.fail(error);
                 None
             }
+        };
+        let value = match self.core().run_body(body) {
+            Ok(value) => value,
             Err(payload) => resume_unwind(payload),
         };
         let result = match self.error.lock().take() {

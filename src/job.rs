@@ -5,11 +5,11 @@
 //! jobs (`join`, `install`) live in the frame of a thread that waits for them.
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
 use crate::slots;
+use crate::sync::UnsafeCell;
 
 /// A job in a deque: run it exactly once with [`JobRef::execute`].
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,12 @@ impl JobRef {
             pointer,
             execute_fn,
         }
+    }
+
+    /// The job's address, which identifies it.
+    #[cfg(loom)]
+    pub(crate) fn addr(self) -> usize {
+        self.pointer as usize
     }
 
     /// # Safety
@@ -173,8 +179,12 @@ where
         // SAFETY: the owner keeps the job alive until `complete` publishes;
         // nobody else touches `func` or `result` before that.
         unsafe {
-            let func = (*(*this).func.get()).take().expect("stack job run twice");
-            *(*this).result.get() = Some(catch(func));
+            let func = (*this)
+                .func
+                .with_mut(|func| (*func).take())
+                .expect("stack job run twice");
+            let result = catch(func);
+            (*this).result.with_mut(|slot| *slot = Some(result));
             C::complete(std::ptr::addr_of!((*this).completion));
         }
     }

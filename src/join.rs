@@ -10,6 +10,7 @@ use std::thread;
 
 use crate::job::{catch, Completion, StackJob};
 use crate::pool::registry::WorkerThread;
+use crate::pool::sleep::Sleep;
 use crate::scope::{current_context, with_context, Context};
 use crate::sync::{AtomicBool, Ordering};
 
@@ -25,7 +26,7 @@ where
     let context = current_context();
     let job_b = StackJob::new(
         move || with_context(context, b),
-        WorkerFlag::new(worker.index()),
+        WorkerFlag::new(worker.index(), &worker.registry().sleep),
     );
     // SAFETY: `job_b` stays in this frame until it is either popped back
     // below (so nobody else can run it) or its flag is set; every path out
@@ -65,36 +66,37 @@ fn combine<RA, RB>(a: thread::Result<RA>, b: thread::Result<RB>) -> (RA, RB) {
 
 /// Completion of `join`'s stack job: a flag, and a wake-up for the worker
 /// that waits on it.
+#[derive(Debug)]
 pub(crate) struct WorkerFlag {
     done: AtomicBool,
     owner: usize,
+    /// The owner's pool's sleep state; the thief works for the same pool,
+    /// which therefore outlives the completion.
+    sleep: *const Sleep,
 }
 
 impl WorkerFlag {
-    fn new(owner: usize) -> Self {
+    pub(crate) fn new(owner: usize, sleep: &Sleep) -> Self {
         Self {
             done: AtomicBool::new(false),
             owner,
+            sleep,
         }
     }
 
-    fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
 }
 
 impl Completion for WorkerFlag {
     unsafe fn complete(this: *const Self) {
-        // The job was stolen from the owner's deque, so it runs on a worker
-        // of the owner's registry, which outlives this call.
-        let registry = WorkerThread::current()
-            .expect("a join job ran outside its pool")
-            .registry();
-        // SAFETY: `this` is valid until `done` is set; read what we need first.
-        let owner = unsafe { (*this).owner };
+        // SAFETY: `this` is valid until `done` is set: read what we need
+        // first. The pool (and its sleep state) outlives the job.
+        let (owner, sleep) = unsafe { ((*this).owner, &*(*this).sleep) };
         // SAFETY: as above. Once `done` is set the owner may return and free
         // `*this`: this store is our last access to it.
         unsafe { (*this).done.store(true, Ordering::Release) };
-        registry.sleep.notify_worker(owner);
+        sleep.notify_worker(owner);
     }
 }

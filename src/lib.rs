@@ -193,6 +193,68 @@ pub mod __loom {
         }
     }
 
+    /// A job handed to a thief by [`join_handoff`].
+    #[derive(Debug)]
+    pub struct StolenJob(crate::job::JobRef);
+
+    // SAFETY: it stands for a stack job whose owner waits for it.
+    unsafe impl Send for StolenJob {}
+
+    impl StolenJob {
+        /// Runs the job, as a thief does.
+        pub fn run(self) {
+            // SAFETY: the job is executed once; its owner waits for it.
+            unsafe { self.0.execute() }
+        }
+    }
+
+    /// `join`'s hand-off: worker `owner` offers a stack job computing
+    /// `make()`, `give_away` hands it to a thief, and the owner sleeps in
+    /// `sleep` until the job's flag is set, then reads the result.
+    pub fn join_handoff<T: Send>(
+        make: impl FnOnce() -> T + Send,
+        owner: usize,
+        sleep: &Sleep,
+        give_away: impl FnOnce(StolenJob),
+    ) -> T {
+        let job = crate::job::StackJob::new(make, crate::join::WorkerFlag::new(owner, &sleep.0));
+        // SAFETY: `job` stays in this frame until its flag is set.
+        give_away(StolenJob(unsafe { job.as_job_ref() }));
+        while !job.completion().is_set() {
+            sleep.sleep(owner, || job.completion().is_set());
+        }
+        match job.into_result() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// A scope's concurrency limit, over jobs named by numbers.
+    #[derive(Debug)]
+    pub struct Limiter(crate::scope::Limiter);
+
+    impl Limiter {
+        /// At most `max` running.
+        pub fn new(max: usize) -> Self {
+            Self(crate::scope::Limiter::new(max))
+        }
+
+        /// Queues job `id` (not 0); `launch` receives the ids to start.
+        pub fn submit(&self, id: usize, launch: impl Fn(usize)) {
+            fn never(_: *const ()) {
+                unreachable!("model jobs are never executed")
+            }
+            // SAFETY: the job is never executed; its address is its id.
+            let job = unsafe { crate::job::JobRef::new(id as *const (), never) };
+            self.0.submit(job, |job| launch(job.addr()));
+        }
+
+        /// A launched job ended; `launch` receives the ids to start.
+        pub fn finished(&self, launch: impl Fn(usize)) {
+            self.0.finished(|job| launch(job.addr()));
+        }
+    }
+
     /// A scope's cancellation state.
     #[derive(Debug)]
     pub struct Cancellation(crate::scope::Cancellation);

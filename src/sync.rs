@@ -19,6 +19,40 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+#[cfg(not(loom))]
+pub(crate) use crossbeam_deque::{Injector, Steal};
+
+#[cfg(loom)]
+pub(crate) use crossbeam_deque::Steal;
+
+/// Under loom, a multi-producer multi-consumer queue with the API of
+/// crossbeam's `Injector`, built on loom's mutex so the model sees it.
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
+
+#[cfg(loom)]
+impl<T> Injector<T> {
+    pub(crate) fn new() -> Self {
+        Self(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+    }
+
+    pub(crate) fn push(&self, value: T) {
+        self.0.lock().unwrap().push_back(value);
+    }
+
+    pub(crate) fn steal(&self) -> Steal<T> {
+        match self.0.lock().unwrap().pop_front() {
+            Some(value) => Steal::Success(value),
+            None => Steal::Empty,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
+}
+
 /// Aligns its value to its own cache line (two, on x86_64 with its adjacent
 /// line prefetcher), so that writes to it do not evict its neighbours.
 #[derive(Debug, Default)]
@@ -47,6 +81,10 @@ impl<T> UnsafeCell<T> {
     #[inline]
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
     }
 }
 

@@ -255,14 +255,14 @@ impl ScopeCore {
                 core.record_panic(payload);
             }
             if let Some(limiter) = &core.limiter {
-                limiter.finished(core.registry());
+                limiter.finished(|job| core.registry().push(job));
             }
             drop(guard);
         };
         // SAFETY: forwarded to the caller; the scope waits for `guard`.
         let job = unsafe { HeapJob::into_job_ref(task) };
         match &self.limiter {
-            Some(limiter) => limiter.submit(job, self.registry()),
+            Some(limiter) => limiter.submit(job, |job| self.registry().push(job)),
             None => self.registry().push(job),
         }
     }

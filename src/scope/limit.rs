@@ -14,12 +14,10 @@
 //! fences make this the store-buffer pattern: a job pushed while every slot
 //! is taken is seen by the task that frees the next slot.
 
-use crossbeam_deque::{Injector, Steal};
-
 use crate::job::JobRef;
-use crate::pool::registry::Registry;
-use crate::sync::{fence, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicUsize, Injector, Ordering, Steal};
 
+#[derive(Debug)]
 pub(crate) struct Limiter {
     max: usize,
     running: AtomicUsize,
@@ -36,19 +34,19 @@ impl Limiter {
         }
     }
 
-    /// Queues a task of the scope; it starts when a slot is free.
-    pub(crate) fn submit(&self, job: JobRef, registry: &Registry) {
+    /// Queues a task of the scope; it starts (`launch`) when a slot is free.
+    pub(crate) fn submit(&self, job: JobRef, launch: impl Fn(JobRef)) {
         self.queue.push(job);
-        self.pump(registry);
+        self.pump(launch);
     }
 
     /// A task of the scope has finished (run or skipped): free its slot.
-    pub(crate) fn finished(&self, registry: &Registry) {
+    pub(crate) fn finished(&self, launch: impl Fn(JobRef)) {
         self.running.fetch_sub(1, Ordering::Relaxed);
-        self.pump(registry);
+        self.pump(launch);
     }
 
-    fn pump(&self, registry: &Registry) {
+    fn pump(&self, launch: impl Fn(JobRef)) {
         loop {
             fence(Ordering::SeqCst);
             if self.queue.is_empty() || !self.claim_slot() {
@@ -57,7 +55,7 @@ impl Limiter {
             loop {
                 match self.queue.steal() {
                     Steal::Success(job) => {
-                        registry.push(job);
+                        launch(job);
                         break;
                     }
                     Steal::Empty => {

@@ -22,6 +22,8 @@ pub(crate) use core::{current_context, with_context, Context, Options};
 pub use handle::TaskHandle;
 #[cfg(loom)]
 pub(crate) use handle::{Outcome, State as HandleState};
+#[cfg(loom)]
+pub(crate) use limit::Limiter;
 pub use try_scope::TryScope;
 
 use crate::pool::registry::Registry;

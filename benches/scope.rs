@@ -8,16 +8,27 @@
 //!   the leaves spawns two more from inside the pool);
 //! * `scopes_5k`: 5,000 scopes of one tiny spawn each, entered from outside;
 //! * `fib_27`: fib(27) with `join` at every level, run inside the pool;
-//! * `sum_40m`: a coarse parallel sum of 40M `u64` in one chunk per thread.
+//! * `sum_40m`: a coarse parallel sum of 40M `u64` in one chunk per thread;
+//! * `join_coarse_20ms`: `pool.join` of two closures that each sleep 20 ms,
+//!   entered from outside the pool; the ideal is 20 ms (both sides at once),
+//!   which the report states as a constant rather than measuring it;
+//! * `reduce_chunked`: a compute-bound reduce, the wrapping sum of
+//!   [`expensive`] over 4M indices in one chunk per thread, by a taskgroup
+//!   scope, a rayon scope and `std::thread::scope` (threads started per run),
+//!   and sequentially; every run checks its result against the sequential one.
 //!
 //! Run with `cargo bench --bench scope`; add e.g.
-//! `-- --warm-up-time 1 --measurement-time 5` for a quicker run.
+//! `-- --warm-up-time 1 --measurement-time 3` for a quicker run (about three
+//! minutes on two cores). `benches/report.py` turns the results into
+//! `benches/RESULTS.md` and `benches/chart.svg`.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 
 fn threads() -> usize {
     num_cpus::get().max(1)
@@ -233,5 +244,129 @@ fn sum_40m(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn_100k, spawn_tree, scopes_5k, fib_27, sum_40m);
+fn join_coarse_20ms(c: &mut Criterion) {
+    const SIDE: Duration = Duration::from_millis(20);
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("join_coarse_20ms");
+    // About 20 ms a run: a few flat samples are plenty.
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            tg.join(
+                || std::thread::sleep(black_box(SIDE)),
+                || std::thread::sleep(black_box(SIDE)),
+            )
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            ry.join(
+                || std::thread::sleep(black_box(SIDE)),
+                || std::thread::sleep(black_box(SIDE)),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// The per-element cost of `reduce_chunked`: a few rounds of the murmur3
+/// 64-bit finaliser, a dependent chain of multiplies and shifts (no memory
+/// traffic). `ROUNDS` is chosen so that one sequential run over
+/// `REDUCE_N` elements takes roughly 20-40 ms on a current x86-64 core.
+#[inline]
+fn expensive(x: u64) -> u64 {
+    const ROUNDS: u32 = 12;
+    let mut h = x;
+    for _ in 0..ROUNDS {
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+    }
+    h
+}
+
+const REDUCE_N: u64 = 4 << 20;
+
+fn reduce_range(range: Range<u64>) -> u64 {
+    range.map(expensive).fold(0, u64::wrapping_add)
+}
+
+/// `0..REDUCE_N` cut into one contiguous chunk per thread.
+fn reduce_chunks() -> Vec<Range<u64>> {
+    let chunk = REDUCE_N.div_ceil(threads() as u64);
+    (0..REDUCE_N)
+        .step_by(chunk as usize)
+        .map(|start| start..(start + chunk).min(REDUCE_N))
+        .collect()
+}
+
+fn combine(partial: &[u64]) -> u64 {
+    partial.iter().copied().fold(0, u64::wrapping_add)
+}
+
+fn reduce_chunked(c: &mut Criterion) {
+    let chunks = reduce_chunks();
+    let expected = reduce_range(0..REDUCE_N);
+    let (tg, ry) = (taskgroup_pool(), rayon_pool());
+    let mut group = c.benchmark_group("reduce_chunked");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let mut partial = vec![0u64; chunks.len()];
+            tg.scope(|s| {
+                for (range, out) in chunks.iter().zip(partial.iter_mut()) {
+                    s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
+                }
+            });
+            assert_eq!(combine(&partial), expected);
+        })
+    });
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let mut partial = vec![0u64; chunks.len()];
+            ry.scope(|s| {
+                for (range, out) in chunks.iter().zip(partial.iter_mut()) {
+                    s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
+                }
+            });
+            assert_eq!(combine(&partial), expected);
+        })
+    });
+    group.bench_function("std_thread_scope", |b| {
+        b.iter(|| {
+            let mut partial = vec![0u64; chunks.len()];
+            std::thread::scope(|s| {
+                for (range, out) in chunks.iter().zip(partial.iter_mut()) {
+                    s.spawn(move || *out = reduce_range(black_box(range.clone())));
+                }
+            });
+            assert_eq!(combine(&partial), expected);
+        })
+    });
+    group.bench_function("sequential", |b| {
+        b.iter(|| {
+            let partial: Vec<u64> = chunks
+                .iter()
+                .map(|range| reduce_range(black_box(range.clone())))
+                .collect();
+            assert_eq!(combine(&partial), expected);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    spawn_100k,
+    spawn_tree,
+    scopes_5k,
+    fib_27,
+    sum_40m,
+    join_coarse_20ms,
+    reduce_chunked
+);
 criterion_main!(benches);

@@ -87,6 +87,9 @@ mod slots;
 mod sync;
 mod waitgroup;
 
+#[cfg(doctest)]
+mod book_tests;
+
 pub use error::{BuildError, DeadlineExceeded, JoinError};
 pub use pool::builder::ThreadPoolBuilder;
 pub use pool::ThreadPool;

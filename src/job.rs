@@ -8,6 +8,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 
+use crate::scope::{current_context, with_context, Context};
 use crate::slots;
 use crate::sync::UnsafeCell;
 
@@ -145,6 +146,9 @@ pub(crate) trait Completion {
 /// A job that lives in the frame of a thread that waits for it: `join`'s
 /// second half, or a closure sent into the pool by `install`.
 pub(crate) struct StackJob<F, R, C> {
+    /// The scope context of the thread that made the job: a thief runs the
+    /// job in it, since the job runs on behalf of that thread's task.
+    context: Context,
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<R>>>,
     completion: C,
@@ -156,8 +160,10 @@ where
     R: Send,
     C: Completion,
 {
+    #[inline]
     pub(crate) fn new(func: F, completion: C) -> Self {
         Self {
+            context: current_context(),
             func: UnsafeCell::new(Some(func)),
             result: UnsafeCell::new(None),
             completion,
@@ -183,7 +189,7 @@ where
                 .func
                 .with_mut(|func| (*func).take())
                 .expect("stack job run twice");
-            let result = catch(func);
+            let result = with_context((*this).context, || catch(func));
             (*this).result.with_mut(|slot| *slot = Some(result));
             C::complete(std::ptr::addr_of!((*this).completion));
         }
@@ -191,6 +197,7 @@ where
 
     /// Runs the job on the owner's thread, which popped it back before any
     /// other thread could take it. A panic propagates as usual.
+    #[inline]
     pub(crate) fn run_inline(self) -> R {
         let func = self.func.into_inner().expect("stack job run twice");
         func()

@@ -8,10 +8,10 @@
 use std::panic::resume_unwind;
 use std::thread;
 
-use crate::job::{catch, Completion, StackJob};
+use crate::job::{catch, drop_payload, Completion, StackJob};
 use crate::pool::registry::WorkerThread;
 use crate::pool::sleep::Sleep;
-use crate::scope::{current_context, with_context, Context};
+use crate::scope::{with_context, Context};
 use crate::sync::{AtomicBool, Ordering};
 
 pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
@@ -21,13 +21,9 @@ where
     RA: Send,
     RB: Send,
 {
-    // `b` runs on behalf of the current task, even when stolen: a scope it
-    // opens is a child of the task's scope.
-    let context = current_context();
-    let job_b = StackJob::new(
-        move || with_context(context, b),
-        WorkerFlag::new(worker.index(), &worker.registry().sleep),
-    );
+    // When stolen, `b` still runs on behalf of the current task: the job
+    // carries the task's scope context to the thief.
+    let job_b = StackJob::new(b, WorkerFlag::new(worker.index(), &worker.registry().sleep));
     // SAFETY: `job_b` stays in this frame until it is either popped back
     // below (so nobody else can run it) or its flag is set; every path out
     // of this function, unwinding included, waits for one of the two first.
@@ -40,8 +36,16 @@ where
     while !job_b.completion().is_set() {
         match worker.pop_local() {
             Some(job) if job == job_b_ref => {
-                let result_b = catch(|| job_b.run_inline());
-                return combine(result_a, result_b);
+                return match result_a {
+                    // Nobody else has `b` now: a panic in it may unwind.
+                    Ok(a) => (a, job_b.run_inline()),
+                    Err(payload) => {
+                        // `a`'s panic wins; `b` still runs, as it would
+                        // have on a thief.
+                        drop_payload_of(catch(|| job_b.run_inline()));
+                        resume_unwind(payload)
+                    }
+                };
             }
             // Something `a` pushed and left behind (a detached task): run
             // it now, as the unrelated job it is; it sits on top of `job_b`.
@@ -54,6 +58,12 @@ where
         }
     }
     combine(result_a, job_b.into_result())
+}
+
+fn drop_payload_of<R>(result: thread::Result<R>) {
+    if let Err(payload) = result {
+        drop_payload(payload);
+    }
 }
 
 /// Both results, or the first side's panic (the left one if both panicked).
@@ -84,6 +94,7 @@ impl WorkerFlag {
         }
     }
 
+    #[inline]
     pub(crate) fn is_set(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }

@@ -16,7 +16,7 @@ use super::builder::Handlers;
 use super::sleep::Sleep;
 use crate::error::BuildError;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
-use crate::scope::{current_context, with_context, Context};
+use crate::scope::{with_context, Context};
 use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
@@ -123,12 +123,8 @@ impl Registry {
         OP: FnOnce(&WorkerThread) -> R + Send,
         R: Send,
     {
-        let context = current_context();
         let job = StackJob::new(
-            move || {
-                let worker = WorkerThread::current().expect("injected job ran outside the pool");
-                with_context(context, || op(worker))
-            },
+            || op(WorkerThread::current().expect("injected job ran outside the pool")),
             CrossFlag {
                 done: AtomicBool::new(false),
                 owner: waiter.index(),
@@ -151,12 +147,8 @@ impl Registry {
         R: Send,
     {
         let wg = WaitGroup::new();
-        let context = current_context();
         let job = StackJob::new(
-            move || {
-                let worker = WorkerThread::current().expect("injected job ran outside the pool");
-                with_context(context, || op(worker))
-            },
+            || op(WorkerThread::current().expect("injected job ran outside the pool")),
             GuardCompletion(std::cell::UnsafeCell::new(Some(wg.add()))),
         );
         // SAFETY: `job` stays on this frame until `wg.wait()` has returned,

@@ -53,7 +53,7 @@ thread_local! {
 /// its child. Work that runs on behalf of a task elsewhere (the stolen half
 /// of a `join`, an `install`ed closure) carries the task's context along;
 /// unrelated work that a waiting worker picks up runs with none.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Context(*const ScopeCore);
 
 /// Low bit of a context pointer: set when a task (not the body) of the
@@ -391,10 +391,14 @@ impl Drop for TaskGuard {
         match unsafe { &(*self.core).owner_registry } {
             // The owner works for another pool: hold it alive past the done.
             Some(registry) => finish_task(guard, owner, &Arc::clone(registry).sleep),
-            // Tasks run on the scope's pool, which is then the owner's.
+            // The owner works for the scope's pool, whose workers run this
+            // task: the pool outlives the done.
             None => {
-                let worker = WorkerThread::current().expect("a scope task ran outside its pool");
-                finish_task(guard, owner, &worker.registry().sleep)
+                // SAFETY: as above; the reference outlives the scope.
+                let registry: *const Registry = unsafe { (*self.core).registry() };
+                // SAFETY: this thread is a worker of `registry` (tasks run
+                // only there) and keeps it alive.
+                finish_task(guard, owner, unsafe { &(*registry).sleep })
             }
         }
     }

@@ -1,18 +1,18 @@
 #![cfg(not(loom))]
 //! Cooperative cancellation: `Scope::cancel` and `Scope::is_cancelled`.
 
-mod common4;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common4::{pool, wait_for, watchdog, DropCount, Gate, PATIENCE};
+use common::{pool, wait_for, watchdog, DropCount, Gate, PATIENCE, WATCHDOG_SECS};
 
 #[test]
 fn cancel_from_the_body_before_tasks_start() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let drops = Arc::new(AtomicUsize::new(0));
@@ -48,7 +48,7 @@ fn cancel_from_the_body_before_tasks_start() {
 
 #[test]
 fn captures_of_tasks_that_run_are_dropped_once_too() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let drops = Arc::new(AtomicUsize::new(0));
         let ran = AtomicUsize::new(0);
@@ -69,7 +69,7 @@ fn captures_of_tasks_that_run_are_dropped_once_too() {
 
 #[test]
 fn cancel_from_inside_a_task_skips_the_queued_ones() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let drops = Arc::new(AtomicUsize::new(0));
@@ -101,7 +101,7 @@ fn cancel_from_inside_a_task_skips_the_queued_ones() {
 
 #[test]
 fn running_tasks_see_is_cancelled() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let (started_tx, started_rx) = mpsc::channel();
         let saw = AtomicUsize::new(0);
@@ -112,7 +112,7 @@ fn running_tasks_see_is_cancelled() {
                 s.spawn(move |s| {
                     assert!(!s.is_cancelled());
                     started_tx.send(()).unwrap();
-                    wait_for("cancellation", || s.is_cancelled());
+                    wait_for(PATIENCE.as_secs(), "cancellation", || s.is_cancelled());
                     saw.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -127,7 +127,7 @@ fn running_tasks_see_is_cancelled() {
 
 #[test]
 fn cancel_waits_for_running_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let finished = AtomicBool::new(false);
@@ -155,7 +155,7 @@ fn cancel_waits_for_running_tasks() {
 
 #[test]
 fn cancellation_reaches_a_nested_scope_opened_in_a_task() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // One thread: the outer task runs on the only worker, and so does
         // the nested body, so the nested tasks cannot start before the
         // nested body returns.
@@ -177,7 +177,9 @@ fn cancellation_reaches_a_nested_scope_opened_in_a_task() {
                     }
                     assert!(!inner.is_cancelled());
                     in_nested_tx.send(()).unwrap();
-                    wait_for("the parent's cancellation", || inner.is_cancelled());
+                    wait_for(PATIENCE.as_secs(), "the parent's cancellation", || {
+                        inner.is_cancelled()
+                    });
                     observed.store(true, Ordering::SeqCst);
                 });
             });
@@ -194,7 +196,7 @@ fn cancellation_reaches_a_nested_scope_opened_in_a_task() {
 
 #[test]
 fn cancellation_reaches_nested_scopes_at_depth() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // Scopes nested three deep inside tasks; cancelling the outermost
         // reaches a running task at the bottom.
         let pool = pool(2);
@@ -207,7 +209,9 @@ fn cancellation_reaches_nested_scopes_at_depth() {
                         taskgroup::scope(|s| {
                             s.spawn(|s| {
                                 deep_tx.send(()).unwrap();
-                                wait_for("cancellation at depth 3", || s.is_cancelled());
+                                wait_for(PATIENCE.as_secs(), "cancellation at depth 3", || {
+                                    s.is_cancelled()
+                                });
                                 saw.store(true, Ordering::SeqCst);
                             });
                         });
@@ -225,7 +229,7 @@ fn cancellation_reaches_nested_scopes_at_depth() {
 
 #[test]
 fn cancelling_a_nested_scope_does_not_cancel_its_parent() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let (outer_after, inner_ran) = pool.install(|| {
             let inner_ran = AtomicUsize::new(0);
@@ -250,7 +254,7 @@ fn cancelling_a_nested_scope_does_not_cancel_its_parent() {
 
 #[test]
 fn nested_scope_on_another_pool_sees_the_cancellation() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let outer_pool = pool(1);
         let other = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
@@ -264,10 +268,16 @@ fn nested_scope_on_another_pool_sees_the_cancellation() {
                     let saw_in_task = &saw_in_task;
                     n.spawn(move |n| {
                         started_tx.send(()).unwrap();
-                        wait_for("cancellation on the other pool", || n.is_cancelled());
+                        wait_for(PATIENCE.as_secs(), "cancellation on the other pool", || {
+                            n.is_cancelled()
+                        });
                         saw_in_task.store(true, Ordering::SeqCst);
                     });
-                    wait_for("cancellation in the nested body", || n.is_cancelled());
+                    wait_for(
+                        PATIENCE.as_secs(),
+                        "cancellation in the nested body",
+                        || n.is_cancelled(),
+                    );
                     saw_in_body.store(true, Ordering::SeqCst);
                     // The nested scope counts as cancelled: new tasks are skipped.
                     for _ in 0..10 {
@@ -290,7 +300,7 @@ fn nested_scope_on_another_pool_sees_the_cancellation() {
 
 #[test]
 fn cancelled_scope_still_returns_the_body_value_and_reraises_panics() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let v = pool.install(|| {
             taskgroup::scope(|s| {
@@ -302,7 +312,7 @@ fn cancelled_scope_still_returns_the_body_value_and_reraises_panics() {
         assert_eq!(v, "value");
 
         // A task that panics before its scope is cancelled: still re-raised.
-        let payload = common4::expect_panic(|| {
+        let payload = common::expect_panic(|| {
             pool.install(|| {
                 taskgroup::scope(|s| {
                     s.spawn(|s| {
@@ -316,7 +326,7 @@ fn cancelled_scope_still_returns_the_body_value_and_reraises_panics() {
                 })
             })
         });
-        common4::str_payload(&*payload, "boom after cancel");
+        common::assert_str_payload(&*payload, "boom after cancel");
     });
 }
 
@@ -330,9 +340,9 @@ fn a_skipped_task_whose_capture_panics_on_drop_is_reported() {
             }
         }
     }
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
-        let payload = common4::expect_panic(|| {
+        let payload = common::expect_panic(|| {
             pool.install(|| {
                 taskgroup::scope(|s| {
                     let p = PanicOnDrop;
@@ -341,7 +351,7 @@ fn a_skipped_task_whose_capture_panics_on_drop_is_reported() {
                 })
             })
         });
-        common4::str_payload(&*payload, "boom on drop");
+        common::assert_str_payload(&*payload, "boom on drop");
     });
 }
 
@@ -350,7 +360,7 @@ fn a_skipped_task_whose_capture_panics_on_drop_is_reported() {
 /// not inherit that task's scope's cancellation.
 #[test]
 fn unrelated_work_run_while_a_task_waits_is_not_cancelled() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let p1 = pool(1);
         let p2 = pool(1);
         let (started_tx, started_rx) = mpsc::channel();
@@ -397,7 +407,7 @@ fn unrelated_work_run_while_a_task_waits_is_not_cancelled() {
 /// scope's cancellation.
 #[test]
 fn cancellation_reaches_a_scope_opened_in_a_stolen_join_closure() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (in_b_tx, in_b_rx) = mpsc::channel();
         let b_started = Gate::new();

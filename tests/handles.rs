@@ -1,21 +1,21 @@
 #![cfg(not(loom))]
 //! `Scope::spawn_handle`, `TaskHandle` and `JoinError`.
 
-mod common4;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use common4::{
-    expect_panic, payload_text, pool, str_payload, string_payload, wait_for, watchdog, DropCount,
-    Gate, PATIENCE,
+use common::{
+    assert_str_payload, assert_string_payload, expect_panic, payload_str, pool, wait_for, watchdog,
+    DropCount, Gate, PATIENCE, WATCHDOG_SECS,
 };
 use taskgroup::{JoinError, TaskHandle};
 
 #[test]
 fn join_returns_the_value() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let text = String::from("borrowed");
         let (len, upper) = pool.scope(|s| {
@@ -30,7 +30,7 @@ fn join_returns_the_value() {
 
 #[test]
 fn is_finished_before_and_after() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // Body on the only worker: the task cannot start before the body ends.
         let pool = pool(1);
         let value = pool.install(|| {
@@ -52,7 +52,7 @@ fn is_finished_before_and_after() {
             });
             assert!(!h.is_finished(), "the task waits for the gate");
             gate.open();
-            wait_for("the task to finish", || h.is_finished());
+            wait_for(PATIENCE.as_secs(), "the task to finish", || h.is_finished());
             assert!(h.is_finished());
             assert_eq!(h.join().unwrap(), "done");
         });
@@ -61,7 +61,7 @@ fn is_finished_before_and_after() {
 
 #[test]
 fn join_from_inside_another_task() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let result = AtomicUsize::new(0);
         pool.scope(|s| {
@@ -78,7 +78,7 @@ fn join_from_inside_another_task() {
 
 #[test]
 fn join_on_a_one_thread_pool_helps_run_work() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         // From the body on the only worker: join must run the task itself.
         let total = pool.install(|| {
@@ -112,7 +112,7 @@ fn join_on_a_one_thread_pool_helps_run_work() {
 
 #[test]
 fn join_from_outside_the_pool() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         assert_eq!(taskgroup::current_thread_index(), None);
         let (value, index) = pool.scope(|s| {
@@ -128,7 +128,7 @@ fn join_from_outside_the_pool() {
 
 #[test]
 fn join_in_a_plain_thread_spawned_by_the_body() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let v = pool.scope(|s| {
             let h = s.spawn_handle(|_| vec![1, 2, 3]);
@@ -141,7 +141,7 @@ fn join_in_a_plain_thread_spawned_by_the_body() {
 
 #[test]
 fn panic_payload_comes_back_through_join_and_is_not_reraised() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let after = AtomicUsize::new(0);
         let ret = pool.scope(|s| {
@@ -153,7 +153,7 @@ fn panic_payload_comes_back_through_join_and_is_not_reraised() {
             assert!(!err.is_failed());
             assert_eq!(err.to_string(), "task panicked: boom: static");
             let payload = err.into_panic();
-            str_payload(&*payload, "boom: static");
+            assert_str_payload(&*payload, "boom: static");
 
             // String payload, through try_into_panic.
             let h = s.spawn_handle(|_| -> () {
@@ -163,7 +163,7 @@ fn panic_payload_comes_back_through_join_and_is_not_reraised() {
             assert_eq!(err.to_string(), "task panicked: boom: formatted 7");
             assert!(format!("{err:?}").contains("boom: formatted 7"));
             let payload = err.try_into_panic().expect("a panic");
-            string_payload(&*payload, "boom: formatted 7");
+            assert_string_payload(&*payload, "boom: formatted 7");
 
             // A non-string payload keeps its type.
             let h = s.spawn_handle(|_| -> () { std::panic::panic_any(1234u64) });
@@ -184,7 +184,7 @@ fn panic_payload_comes_back_through_join_and_is_not_reraised() {
 
 #[test]
 fn panic_joined_from_a_task_is_not_reraised() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let seen = std::sync::Mutex::new(None);
         pool.install(|| {
@@ -192,7 +192,7 @@ fn panic_joined_from_a_task_is_not_reraised() {
                 let h = s.spawn_handle(|_| -> i32 { panic!("boom in sibling") });
                 s.spawn(|_| {
                     let payload = h.join().unwrap_err().into_panic();
-                    *seen.lock().unwrap() = payload_text(&*payload).map(str::to_owned);
+                    *seen.lock().unwrap() = payload_str(&*payload).map(str::to_owned);
                 });
             })
         });
@@ -205,7 +205,7 @@ fn panic_joined_from_a_task_is_not_reraised() {
 
 #[test]
 fn dropped_handle_leaves_the_task_running() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         // Install: the handle is dropped before the task can start.
@@ -219,7 +219,7 @@ fn dropped_handle_leaves_the_task_running() {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
 
         // Outside the pool too, with many handles.
-        let pool = common4::pool(3);
+        let pool = common::pool(3);
         let ran = AtomicUsize::new(0);
         pool.scope(|s| {
             for _ in 0..100 {
@@ -232,7 +232,7 @@ fn dropped_handle_leaves_the_task_running() {
 
 #[test]
 fn dropped_handle_panic_is_reraised_by_the_scope() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let others = AtomicUsize::new(0);
         let payload = expect_panic(|| {
@@ -245,7 +245,7 @@ fn dropped_handle_panic_is_reraised_by_the_scope() {
                 }
             })
         });
-        str_payload(&*payload, "boom: nobody joined me");
+        assert_str_payload(&*payload, "boom: nobody joined me");
         assert_eq!(others.load(Ordering::SeqCst), 10);
 
         // One panic joined, another dropped: only the dropped one comes out.
@@ -257,11 +257,11 @@ fn dropped_handle_panic_is_reraised_by_the_scope() {
                         panic!("boom: dropped {}", std::hint::black_box(2))
                     }));
                     let err = joined.join().unwrap_err();
-                    str_payload(&*err.into_panic(), "boom: joined");
+                    assert_str_payload(&*err.into_panic(), "boom: joined");
                 })
             })
         });
-        string_payload(&*payload, "boom: dropped 2");
+        assert_string_payload(&*payload, "boom: dropped 2");
 
         // Pool is still usable.
         assert_eq!(pool.scope(|s| s.spawn_handle(|_| 3).join().unwrap()), 3);
@@ -270,7 +270,7 @@ fn dropped_handle_panic_is_reraised_by_the_scope() {
 
 #[test]
 fn handle_returned_out_of_the_scope() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let h: TaskHandle<'_, String> = pool.scope(|s| s.spawn_handle(|_| "escaped".to_owned()));
         // The scope joined the task before it returned.
@@ -278,7 +278,7 @@ fn handle_returned_out_of_the_scope() {
         assert_eq!(h.join().unwrap(), "escaped");
 
         // The same, with the scope body on the only worker.
-        let one = common4::pool(1);
+        let one = common::pool(1);
         let hs: Vec<TaskHandle<'_, usize>> = one.install(|| {
             taskgroup::scope(|s| (0..5).map(|i| s.spawn_handle(move |_| i * i)).collect())
         });
@@ -290,7 +290,7 @@ fn handle_returned_out_of_the_scope() {
 
 #[test]
 fn a_thousand_handles_sum_exactly() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(4);
         let data: Vec<u64> = (1..=1000).collect();
         let total = pool.scope(|s| {
@@ -303,7 +303,7 @@ fn a_thousand_handles_sum_exactly() {
         assert_eq!(total, 1000 * 1001 * 2001 / 6);
 
         // And on a one-thread pool with the body on its worker.
-        let one = common4::pool(1);
+        let one = common::pool(1);
         let total = one.install(|| {
             taskgroup::scope(|s| {
                 let handles: Vec<_> = (1..=1000u64).map(|x| s.spawn_handle(move |_| x)).collect();
@@ -316,7 +316,7 @@ fn a_thousand_handles_sum_exactly() {
 
 #[test]
 fn join_error_for_a_cancelled_task() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let drops = Arc::new(AtomicUsize::new(0));
         let ran = AtomicUsize::new(0);
@@ -356,7 +356,7 @@ fn join_error_for_a_cancelled_task() {
 
 #[test]
 fn join_of_a_cancelled_handle_from_outside_the_pool_wakes() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // Body outside the pool blocks in `join` while the only worker skips
         // the cancelled task: the skip must wake it.
         let pool = pool(1);
@@ -382,7 +382,7 @@ fn join_of_a_cancelled_handle_from_outside_the_pool_wakes() {
 
 #[test]
 fn into_panic_on_a_non_panic_error_names_the_rule() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let err = pool.install(|| {
             taskgroup::scope(|s| {
@@ -393,7 +393,7 @@ fn into_panic_on_a_non_panic_error_names_the_rule() {
         });
         assert!(err.is_cancelled());
         let payload = expect_panic(move || err.into_panic());
-        let text = payload_text(&*payload).expect("a string message");
+        let text = payload_str(&*payload).expect("a string message");
         assert!(text.contains("into_panic"), "{text}");
         assert!(text.contains("not a panic"), "{text}");
     });

@@ -2,16 +2,16 @@
 //! `ScopeBuilder`: deadlines (`deadline`, `timeout`, `DeadlineExceeded`) and
 //! concurrency limits (`max_concurrency`).
 
-mod common4;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common4::{
-    expect_panic, payload_text, pool, str_payload, wait_for, watchdog, Concurrency, DropCount,
-    Gate, PATIENCE,
+use common::{
+    assert_str_payload, expect_panic, payload_str, pool, wait_for, watchdog, Concurrency,
+    DropCount, Gate, PATIENCE, WATCHDOG_SECS,
 };
 use taskgroup::{DeadlineExceeded, Scope};
 
@@ -19,7 +19,7 @@ use taskgroup::{DeadlineExceeded, Scope};
 
 #[test]
 fn deadline_in_the_past_skips_every_task() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let ran = AtomicUsize::new(0);
         let drops = Arc::new(AtomicUsize::new(0));
@@ -49,7 +49,7 @@ fn deadline_in_the_past_skips_every_task() {
 
 #[test]
 fn deadline_in_the_past_through_the_free_builder() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let r = pool.install(|| {
@@ -74,7 +74,7 @@ fn deadline_in_the_past_through_the_free_builder() {
 
 #[test]
 fn deadline_reaches_a_nested_scope() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let nested_ran = AtomicUsize::new(0);
         let r = pool.scope_builder().deadline(Instant::now()).scope(|_| {
@@ -105,7 +105,7 @@ fn deadline_reaches_a_nested_scope() {
 
 #[test]
 fn generous_timeout_returns_ok() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let ran = AtomicUsize::new(0);
         let r = pool
@@ -137,7 +137,7 @@ fn generous_timeout_returns_ok() {
 
 #[test]
 fn short_timeout_cancels_looping_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let timeout = Duration::from_millis(100);
         let (started_tx, started_rx) = mpsc::channel();
@@ -173,7 +173,7 @@ fn short_timeout_cancels_looping_tasks() {
 
 #[test]
 fn deadline_passing_during_the_body_is_reported() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let timeout = Duration::from_millis(30);
         let r = pool.scope_builder().timeout(timeout).scope(|s| {
@@ -191,7 +191,7 @@ fn deadline_passing_during_the_body_is_reported() {
 
 #[test]
 fn handles_skipped_by_a_deadline_are_cancelled() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let r = pool.scope_builder().deadline(Instant::now()).scope(|s| {
             let hs: Vec<_> = (0..4).map(|i| s.spawn_handle(move |_| i)).collect();
@@ -211,7 +211,7 @@ fn handles_skipped_by_a_deadline_are_cancelled() {
 
 #[test]
 fn explicit_cancel_before_the_deadline_is_not_a_timeout() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let r = pool.install(|| {
@@ -232,7 +232,7 @@ fn explicit_cancel_before_the_deadline_is_not_a_timeout() {
 
 #[test]
 fn deadline_skips_tasks_waiting_in_the_limit_queue() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // Limit 1 and tasks of at least 20 ms: task k cannot start before
         // 20*k ms, so with a 50 ms deadline at most tasks 0, 1 and 2 run.
         let pool = pool(2);
@@ -272,7 +272,7 @@ impl From<DeadlineExceeded> for JobError {
 
 #[test]
 fn try_scope_with_a_passed_deadline_converts_the_error() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let ran = AtomicUsize::new(0);
         let r: Result<u32, JobError> =
@@ -314,7 +314,7 @@ fn try_scope_with_a_passed_deadline_converts_the_error() {
 
 #[test]
 fn task_error_takes_precedence_over_the_deadline() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let t0 = Instant::now();
@@ -323,7 +323,7 @@ fn task_error_takes_precedence_over_the_deadline() {
             s.spawn(move |s| {
                 started_tx.send(()).unwrap();
                 // Fails only after the deadline has passed.
-                wait_for("the deadline", || s.is_cancelled());
+                wait_for(PATIENCE.as_secs(), "the deadline", || s.is_cancelled());
                 Err(JobError::Task(1))
             });
             started_rx
@@ -344,7 +344,7 @@ fn sleepy(conc: &Concurrency) {
 
 #[test]
 fn max_concurrency_one_serialises_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let conc = Concurrency::new();
         let r = pool.scope_builder().max_concurrency(1).scope(|s| {
@@ -379,7 +379,7 @@ fn max_concurrency_one_serialises_tasks() {
 
 #[test]
 fn max_concurrency_two_is_never_exceeded() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(4);
         let conc = Concurrency::new();
         pool.scope_builder()
@@ -423,7 +423,7 @@ fn chain<'s>(s: &Scope<'s>, depth: usize, count: &'s AtomicUsize) {
 
 #[test]
 fn task_spawning_into_its_own_limited_scope_does_not_deadlock() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let count = AtomicUsize::new(0);
         let pool3 = pool(3);
         pool3
@@ -452,7 +452,7 @@ fn task_spawning_into_its_own_limited_scope_does_not_deadlock() {
 
 #[test]
 fn spawning_many_tasks_into_a_limit_one_scope_does_not_block() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let gate = Gate::new();
         let count = AtomicUsize::new(0);
@@ -477,22 +477,22 @@ fn spawning_many_tasks_into_a_limit_one_scope_does_not_block() {
 
 #[test]
 fn max_concurrency_zero_panics_naming_the_rule() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let payload = expect_panic(|| pool.scope_builder().max_concurrency(0));
-        let text = payload_text(&*payload).expect("a string message");
+        let text = payload_str(&*payload).expect("a string message");
         assert!(text.contains("max_concurrency"), "{text}");
         assert!(text.contains("at least 1"), "{text}");
 
         let payload = expect_panic(|| taskgroup::scope_builder().max_concurrency(0));
-        let text = payload_text(&*payload).expect("a string message");
+        let text = payload_str(&*payload).expect("a string message");
         assert!(text.contains("max_concurrency"), "{text}");
     });
 }
 
 #[test]
 fn cancel_skips_tasks_waiting_in_the_limit_queue() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let gate = Gate::new();
@@ -548,7 +548,7 @@ fn cancel_skips_tasks_waiting_in_the_limit_queue() {
 
 #[test]
 fn limit_with_a_passed_deadline_skips_everything() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let ran = AtomicUsize::new(0);
         let r = pool
@@ -569,7 +569,7 @@ fn limit_with_a_passed_deadline_skips_everything() {
 
 #[test]
 fn limit_survives_panicking_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let conc = Concurrency::new();
         let payload = expect_panic(|| {
@@ -586,7 +586,7 @@ fn limit_survives_panicking_tasks() {
                 }
             })
         });
-        str_payload(&*payload, "boom: limited task");
+        assert_str_payload(&*payload, "boom: limited task");
         // The panicking task gave its slot back: the others all ran.
         assert_eq!(conc.total(), 9);
         assert_eq!(conc.max(), 1);
@@ -595,7 +595,7 @@ fn limit_survives_panicking_tasks() {
 
 #[test]
 fn limited_try_scope_error_skips_the_queued_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let order = Mutex::new(Vec::new());
         let r: Result<(), JobError> = pool.scope_builder().max_concurrency(1).try_scope(|s| {
@@ -616,7 +616,7 @@ fn limited_try_scope_error_skips_the_queued_tasks() {
 
 #[test]
 fn nested_limited_scopes_do_not_deadlock() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let outer = Concurrency::new();
         let leaves = AtomicUsize::new(0);
@@ -652,7 +652,7 @@ fn nested_limited_scopes_do_not_deadlock() {
 
 #[test]
 fn limited_scope_joins_from_the_body_on_one_thread() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let seen = AtomicBool::new(false);
         let total = pool.install(|| {
@@ -677,7 +677,7 @@ fn limited_scope_joins_from_the_body_on_one_thread() {
 /// deadlocking a task that spawns into its own scope.
 #[test]
 fn task_joining_a_sibling_in_a_limit_one_scope_does_not_hang() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let r = pool.scope_builder().max_concurrency(1).scope(|s| {
             let h = s.spawn_handle(|s| {

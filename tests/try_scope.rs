@@ -1,15 +1,16 @@
 #![cfg(not(loom))]
 //! `try_scope` (pool method and free function) and `TryScope`.
 
-mod common4;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common4::{
-    expect_panic, pool, str_payload, string_payload, wait_for, watchdog, DropCount, Gate, PATIENCE,
+use common::{
+    assert_str_payload, assert_string_payload, expect_panic, pool, wait_for, watchdog, DropCount,
+    Gate, PATIENCE, WATCHDOG_SECS,
 };
 use taskgroup::TryScope;
 
@@ -18,7 +19,7 @@ struct Failure(u32);
 
 #[test]
 fn all_ok_returns_the_body_value() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let ran = AtomicUsize::new(0);
         let r: Result<&str, Failure> = pool.try_scope(|s| {
@@ -52,7 +53,7 @@ fn all_ok_returns_the_body_value() {
 
 #[test]
 fn free_try_scope_uses_the_current_pool() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let indices = Mutex::new(Vec::new());
         let r: Result<(), Failure> = pool.install(|| {
@@ -76,7 +77,7 @@ fn free_try_scope_uses_the_current_pool() {
 
 #[test]
 fn first_error_wins_and_cancels_the_rest() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // On the only worker, the body ends before any task starts; then
         // tasks run one at a time, and the first one's error cancels all the
         // others, whatever the order.
@@ -128,7 +129,7 @@ fn first_error_wins_and_cancels_the_rest() {
 
 #[test]
 fn first_error_in_time_wins() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // A known order on one thread: the outer task joins an inner task
         // that fails first, then fails itself.
         let pool = pool(1);
@@ -156,7 +157,7 @@ struct Counted {
 
 #[test]
 fn later_errors_are_dropped() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let drops = Arc::new(AtomicUsize::new(0));
         let (started_tx, started_rx) = mpsc::channel();
@@ -165,7 +166,7 @@ fn later_errors_are_dropped() {
             s.spawn(move |s| {
                 started_tx.send(()).unwrap();
                 // Fails only once the other task has failed.
-                wait_for("the first error", || s.is_cancelled());
+                wait_for(PATIENCE.as_secs(), "the first error", || s.is_cancelled());
                 Err(Counted {
                     what: "second",
                     _drops: late,
@@ -194,7 +195,7 @@ fn later_errors_are_dropped() {
 
 #[test]
 fn error_from_the_body_is_the_result() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let drops = Arc::new(AtomicUsize::new(0));
         let r: Result<u32, String> = pool.try_scope(|s| {
@@ -215,7 +216,7 @@ fn error_from_the_body_is_the_result() {
 
 #[test]
 fn error_from_the_body_cancels_the_tasks() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let drops = Arc::new(AtomicUsize::new(0));
@@ -247,7 +248,7 @@ fn error_from_the_body_cancels_the_tasks() {
 
 #[test]
 fn body_error_first_in_time_wins_over_a_later_task_error() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         // Body on the only worker: its error comes before any task runs.
         let r: Result<(), &str> = pool.install(|| {
@@ -262,7 +263,7 @@ fn body_error_first_in_time_wins_over_a_later_task_error() {
 
 #[test]
 fn running_tasks_see_the_body_error_as_cancellation() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let saw = AtomicBool::new(false);
@@ -290,11 +291,11 @@ fn running_tasks_see_the_body_error_as_cancellation() {
 
 #[test]
 fn task_error_before_the_body_error_wins() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let r: Result<(), &str> = pool.try_scope(|s| {
             s.spawn(|_| Err("task"));
-            wait_for("the task's error", || s.is_cancelled());
+            wait_for(PATIENCE.as_secs(), "the task's error", || s.is_cancelled());
             Err("body")
         });
         assert_eq!(r, Err("task"));
@@ -303,7 +304,7 @@ fn task_error_before_the_body_error_wins() {
 
 #[test]
 fn running_tasks_see_the_error_as_cancellation() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(3);
         let (started_tx, started_rx) = mpsc::channel();
         let saw = AtomicUsize::new(0);
@@ -313,7 +314,9 @@ fn running_tasks_see_the_error_as_cancellation() {
                 let saw = &saw;
                 s.spawn(move |s| {
                     started_tx.send(()).unwrap();
-                    wait_for("cancellation by an error", || s.is_cancelled());
+                    wait_for(PATIENCE.as_secs(), "cancellation by an error", || {
+                        s.is_cancelled()
+                    });
                     saw.fetch_add(1, Ordering::SeqCst);
                     Ok(())
                 });
@@ -331,7 +334,7 @@ fn running_tasks_see_the_error_as_cancellation() {
 
 #[test]
 fn try_scope_on_a_one_thread_pool() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         // From outside the pool, nesting try-scopes inside tasks.
         let total = AtomicUsize::new(0);
@@ -373,7 +376,7 @@ fn try_scope_on_a_one_thread_pool() {
 
 #[test]
 fn task_panic_is_reraised_even_after_an_error() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let gate = Gate::new();
@@ -386,18 +389,18 @@ fn task_panic_is_reraised_even_after_an_error() {
                 });
                 started_rx.recv_timeout(PATIENCE).expect("task started");
                 s.spawn(|_| Err(Failure(5)));
-                wait_for("the error", || s.is_cancelled());
+                wait_for(PATIENCE.as_secs(), "the error", || s.is_cancelled());
                 gate.open();
                 Ok(())
             });
         });
-        str_payload(&*payload, "boom: after the error");
+        assert_str_payload(&*payload, "boom: after the error");
     });
 }
 
 #[test]
 fn body_panic_is_reraised_after_an_error() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let task_done = AtomicBool::new(false);
         let payload = expect_panic(|| {
@@ -406,16 +409,16 @@ fn body_panic_is_reraised_after_an_error() {
                     task_done.store(true, Ordering::SeqCst);
                     Err(Failure(1))
                 });
-                wait_for("the error", || s.is_cancelled());
+                wait_for(PATIENCE.as_secs(), "the error", || s.is_cancelled());
                 panic!("boom: body {}", std::hint::black_box(2))
             });
         });
-        string_payload(&*payload, "boom: body 2");
+        assert_string_payload(&*payload, "boom: body 2");
         assert!(task_done.load(Ordering::SeqCst));
 
         // And a task panic on a one-thread pool, with an error from a task
         // spawned by the panicking one (siblings keep running after a panic).
-        let one = common4::pool(1);
+        let one = common::pool(1);
         let payload = expect_panic(|| {
             let _: Result<(), Failure> = one.install(|| {
                 taskgroup::try_scope(|s| {
@@ -427,13 +430,13 @@ fn body_panic_is_reraised_after_an_error() {
                 })
             });
         });
-        str_payload(&*payload, "boom: first");
+        assert_str_payload(&*payload, "boom: first");
     });
 }
 
 #[test]
 fn spawn_handle_ok_err_and_panic() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let r: Result<u32, Failure> = pool.try_scope(|s| {
             let a = s.spawn_handle(|_| Ok(20));
@@ -461,7 +464,7 @@ fn spawn_handle_ok_err_and_panic() {
         // A panic through a try-scope handle is consumed by join.
         let r: Result<(), Failure> = pool.try_scope(|s| {
             let h = s.spawn_handle(|_| -> Result<(), Failure> { panic!("boom: try handle") });
-            str_payload(&*h.join().unwrap_err().into_panic(), "boom: try handle");
+            assert_str_payload(&*h.join().unwrap_err().into_panic(), "boom: try handle");
             Ok(())
         });
         assert_eq!(r, Ok(()));
@@ -473,13 +476,13 @@ fn spawn_handle_ok_err_and_panic() {
                 Ok(())
             });
         });
-        str_payload(&*payload, "boom: dropped");
+        assert_str_payload(&*payload, "boom: dropped");
     });
 }
 
 #[test]
 fn handles_of_tasks_skipped_by_an_error_are_cancelled() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         // One thread, body on the worker: whichever task runs first fails,
         // and all the others are skipped.
         let pool = pool(1);
@@ -529,7 +532,7 @@ fn handles_of_tasks_skipped_by_an_error_are_cancelled() {
 
 #[test]
 fn try_scope_cancel_leaves_the_result_ok() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(1);
         let ran = AtomicUsize::new(0);
         let drops = Arc::new(AtomicUsize::new(0));
@@ -575,7 +578,7 @@ fn try_scope_cancel_leaves_the_result_ok() {
 
 #[test]
 fn try_scope_cancellation_reaches_a_nested_scope() {
-    watchdog(|| {
+    watchdog(WATCHDOG_SECS, || {
         let pool = pool(2);
         let (started_tx, started_rx) = mpsc::channel();
         let saw = AtomicBool::new(false);
@@ -583,9 +586,11 @@ fn try_scope_cancellation_reaches_a_nested_scope() {
             s.spawn(|_| {
                 taskgroup::scope(|inner| {
                     started_tx.send(()).unwrap();
-                    wait_for("the error to reach the nested scope", || {
-                        inner.is_cancelled()
-                    });
+                    wait_for(
+                        PATIENCE.as_secs(),
+                        "the error to reach the nested scope",
+                        || inner.is_cancelled(),
+                    );
                     saw.store(true, Ordering::SeqCst);
                 });
                 Ok(())

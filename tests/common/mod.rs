@@ -10,7 +10,8 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Once};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,5 +162,96 @@ impl XorShift {
     /// Uniform-ish in `0..n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+}
+
+/// The watchdog limit of the structured-concurrency tests.
+pub const WATCHDOG_SECS: u64 = 20;
+
+/// How long a test waits for something another thread must do.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A value that counts its drops; give one to each task to check that every
+/// capture is dropped exactly once, whether the task ran or was skipped.
+#[derive(Debug)]
+pub struct DropCount(pub Arc<AtomicUsize>);
+
+impl DropCount {
+    pub fn new(counter: &Arc<AtomicUsize>) -> Self {
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A one-way gate: tasks [`wait`](Gate::wait) until the test
+/// [`open`](Gate::open)s it (bounded by [`PATIENCE`]).
+#[derive(Debug, Default)]
+pub struct Gate(AtomicBool);
+
+impl Gate {
+    pub const fn new() -> Self {
+        Self(AtomicBool::new(false))
+    }
+
+    pub fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    #[track_caller]
+    pub fn wait(&self) {
+        wait_for(PATIENCE.as_secs(), "a gate to open", || self.is_open());
+    }
+}
+
+/// Tracks how many tasks run at once, and the most ever seen.
+#[derive(Debug, Default)]
+pub struct Concurrency {
+    current: AtomicUsize,
+    max: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Concurrency {
+    pub const fn new() -> Self {
+        Self {
+            current: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs `f` counted as one running task (until it returns or unwinds);
+    /// `total` counts the runs that returned.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Running<'a>(&'a AtomicUsize);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        let running = Running(&self.current);
+        let value = f();
+        drop(running);
+        self.total.fetch_add(1, Ordering::SeqCst);
+        value
+    }
+
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
     }
 }

@@ -398,3 +398,22 @@ fn into_panic_on_a_non_panic_error_names_the_rule() {
         assert!(text.contains("not a panic"), "{text}");
     });
 }
+
+/// A handle joined from a worker of another pool: the joiner keeps running
+/// its own pool's jobs, so pools of one thread that call into each other
+/// through a handle cannot deadlock.
+#[test]
+fn join_from_a_worker_of_another_pool_runs_that_pools_jobs() {
+    watchdog(WATCHDOG_SECS, || {
+        let a = pool(1);
+        let b = pool(1);
+        let value = a.install(|| {
+            b.scope(|s| {
+                // The task needs `a`'s only worker, which is the joiner.
+                let h = s.spawn_handle(|_| a.install(|| 20) + 1);
+                h.join().unwrap() * 2
+            })
+        });
+        assert_eq!(value, 42);
+    });
+}

@@ -32,6 +32,15 @@ pub(crate) struct Registry {
     threads: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("num_threads", &self.num_threads())
+            .field("sleep", &self.sleep)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Registry {
     /// Starts `num_threads` workers.
     pub(crate) fn start(

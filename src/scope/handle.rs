@@ -54,6 +54,9 @@ pub(crate) struct State<T> {
     outcome: UnsafeCell<Option<Outcome<T>>>,
     /// 1 + the index of a worker waiting in `join`, or 0.
     joiner: AtomicUsize,
+    /// The joiner's pool, when it is not the task's: held here so that it
+    /// outlives the wake-up, which comes after the joiner may have returned.
+    joiner_pool: parking_lot::Mutex<Option<Arc<Registry>>>,
 }
 
 // SAFETY: `outcome` is written once by the sender and read once by `join`,
@@ -67,6 +70,7 @@ impl<T> State<T> {
             finished: WaitGroup::new(),
             outcome: UnsafeCell::new(None),
             joiner: AtomicUsize::new(0),
+            joiner_pool: parking_lot::Mutex::new(None),
         });
         let guard = state.finished.add();
         // SAFETY: whoever holds the guard also holds an `Arc` of the state
@@ -96,16 +100,23 @@ impl<T> State<T> {
     pub(crate) fn finish(&self, guard: WaitGuard<'_>) -> Option<usize> {
         guard.done();
         // Pairs with the fence in `wait_as_worker`: either we see the
-        // joiner's index, or it sees the task finished.
+        // joiner's index, or it sees the task finished. Acquire: what the
+        // joiner wrote before its index (its pool) is then visible.
         fence(Ordering::SeqCst);
-        self.joiner.load(Ordering::Relaxed).checked_sub(1)
+        self.joiner.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// Task side: the joiner's pool, if it registered one (see
+    /// `joiner_pool`).
+    pub(crate) fn joiner_pool(&self) -> Option<Arc<Registry>> {
+        self.joiner_pool.lock().clone()
     }
 
     /// Joiner side, on worker `index`: registers for a wake-up, then waits
     /// with `wait_until`, which runs jobs and sleeps until its condition
     /// holds.
     pub(crate) fn wait_as_worker(&self, index: usize, wait_until: impl FnOnce(&dyn Fn() -> bool)) {
-        self.joiner.store(index + 1, Ordering::Relaxed);
+        self.joiner.store(index + 1, Ordering::Release);
         fence(Ordering::SeqCst);
         wait_until(&|| self.is_finished());
     }
@@ -157,8 +168,8 @@ impl<T> TaskHandle<'_, T> {
 
     /// Waits for the task and returns its value.
     ///
-    /// On a worker of the scope's pool, `join` runs other queued jobs while
-    /// it waits, so it is safe even on a pool of one thread; elsewhere it
+    /// On a worker of any pool, `join` runs that pool's queued jobs while it
+    /// waits, so it is safe even on a pool of one thread; elsewhere it
     /// blocks.
     ///
     /// # Errors
@@ -198,10 +209,17 @@ impl<T> TaskHandle<'_, T> {
             // SAFETY: the task is not finished, so its scope and the pool
             // it runs on are alive.
             let registry = unsafe { &*self.registry };
-            match WorkerThread::current().filter(|w| ptr::eq(w.registry(), registry)) {
-                Some(worker) => self
-                    .state
-                    .wait_as_worker(worker.index(), |done| worker.wait_until(done)),
+            match WorkerThread::current() {
+                // A worker, of this pool or another, runs its own pool's
+                // jobs while it waits (so pools that wait on each other
+                // cannot deadlock), and is woken through its own pool.
+                Some(worker) => {
+                    if !ptr::eq(worker.registry(), registry) {
+                        *self.state.joiner_pool.lock() = Some(worker.registry_arc());
+                    }
+                    self.state
+                        .wait_as_worker(worker.index(), |done| worker.wait_until(done))
+                }
                 None => self.state.wait_blocking(),
             }
         }
@@ -280,10 +298,15 @@ impl<T> Drop for Sender<T> {
         // SAFETY: taken once, here.
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
         if let Some(joiner) = self.state.finish(guard) {
-            // SAFETY: the task's scope guard is dropped after this sender, so
-            // the scope and its registry are alive.
-            let registry = unsafe { (*self.core).registry() };
-            registry.sleep.notify_worker(joiner);
+            match self.state.joiner_pool() {
+                Some(pool) => pool.sleep.notify_worker(joiner),
+                None => {
+                    // SAFETY: the task's scope guard is dropped after this
+                    // sender, so the scope and its registry are alive.
+                    let registry = unsafe { (*self.core).registry() };
+                    registry.sleep.notify_worker(joiner);
+                }
+            }
         }
     }
 }

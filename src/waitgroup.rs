@@ -175,7 +175,11 @@ impl WaitGroup {
     /// # Panics
     ///
     /// If `u32::MAX` guards are already outstanding (only reachable by
-    /// leaking guards, e.g. with `mem::forget`).
+    /// leaking guards, e.g. with `mem::forget`). The count is restored
+    /// before the panic; during the few instructions in between, the
+    /// counter half reads zero, so a concurrent `wait` may return early.
+    /// That is the one price of making `add` a single `fetch_add`, paid only
+    /// by a program that has already leaked four billion guards.
     #[inline]
     #[track_caller]
     pub fn add(&self) -> WaitGuard<'_> {

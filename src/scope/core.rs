@@ -8,23 +8,28 @@
 //! one; every count is a guard. The body runs on the calling thread. When it
 //! returns (or unwinds) its guard is dropped and the caller waits for zero:
 //!
-//! * a thread outside the pool blocks in [`WaitGroup::wait`];
-//! * a worker of the pool runs jobs meanwhile, its own deque first, and
-//!   sleeps in the pool's sleep protocol when there are none. The task whose
-//!   `done` brings the count to zero then wakes that worker by index.
+//! * a thread outside any pool looks at the count a few times, then blocks
+//!   in [`WaitGroup::wait`];
+//! * a worker, of this pool or another, runs its own pool's jobs meanwhile
+//!   (its own deque first) and sleeps in its pool's sleep protocol when
+//!   there are none. The task whose `done` brings the count to zero wakes it
+//!   by index, through the owner's pool: the scope's own registry, or an
+//!   `Arc` of the other pool that the scope holds.
 //!
 //! The scope lives in the caller's frame, so the last `done` must not touch
 //! it once the caller may return. The waitgroup guarantees that for its own
-//! memory; the task guard reads the owner's index *before* its `done`, and
-//! wakes the owner through the registry, which outlives the scope.
+//! memory; the task guard reads the owner's index and pool *before* its
+//! `done`, and both outlive the scope.
 //!
 //! # Cancellation
 //!
 //! A task checks its scope's flags (one atomic load per level of nesting)
 //! before it starts; a cancelled task is dropped, never run. While a task or
-//! a body runs, a thread-local names its scope, so a scope opened there
-//! records it as its parent and counts as cancelled when the parent is: no
-//! registration, no list of children.
+//! a body runs, a thread-local names its scope (its *context*), so a scope
+//! opened there records it as its parent and counts as cancelled when the
+//! parent is: no registration, no list of children. Work done on behalf of
+//! a task elsewhere (`join`'s stolen half, an `install`ed closure) carries
+//! the context along; unrelated jobs that a waiting worker runs get none.
 
 use std::any::Any;
 use std::cell::Cell;

@@ -1,0 +1,190 @@
+//! Internals exposed to the loom model checks in `tests/loom_*.rs` only:
+//! this module exists under `cfg(loom)` and is hidden from the docs.
+
+use crate::pool::sleep;
+use crate::WaitGuard;
+
+/// The pool's sleep protocol.
+#[derive(Debug)]
+pub struct Sleep(sleep::Sleep);
+
+impl Sleep {
+    /// Sleep state for `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        Self(sleep::Sleep::new(workers))
+    }
+    /// See `pool::sleep::Sleep::sleep`.
+    pub fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+        self.0.sleep(index, should_wake)
+    }
+    /// See `pool::sleep::Sleep::notify_one`.
+    pub fn notify_one(&self) {
+        self.0.notify_one()
+    }
+    /// See `pool::sleep::Sleep::notify_worker`.
+    pub fn notify_worker(&self, index: usize) {
+        self.0.notify_worker(index)
+    }
+    /// See `pool::sleep::Sleep::notify_all`.
+    pub fn notify_all(&self) {
+        self.0.notify_all()
+    }
+}
+
+/// A scope task's `done`, as run when its worker-owned scope ends.
+pub fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
+    crate::scope::finish_task(guard, owner, &sleep.0)
+}
+
+/// The completion protocol shared by a task and its `TaskHandle`.
+pub fn result_channel<T: Send>() -> (ResultJoiner<T>, ResultSender<T>) {
+    let (state, guard) = crate::scope::HandleState::new();
+    (
+        ResultJoiner(crate::sync::Arc::clone(&state)),
+        ResultSender { guard, state },
+    )
+}
+
+/// The task's side of [`result_channel`].
+#[derive(Debug)]
+pub struct ResultSender<T> {
+    guard: WaitGuard<'static>,
+    // Declared after `guard`: dropped after it.
+    state: crate::sync::Arc<crate::scope::HandleState<T>>,
+}
+
+impl<T> ResultSender<T> {
+    /// Writes `value`, finishes, and wakes a worker joiner through `sleep`.
+    pub fn send(self, value: T, sleep: &Sleep) {
+        let Self { guard, state } = self;
+        // SAFETY: written once, before the guard is done.
+        unsafe { state.write(crate::scope::Outcome::Value(value)) };
+        if let Some(joiner) = state.finish(guard) {
+            sleep.notify_worker(joiner);
+        }
+    }
+}
+
+/// The handle's side of [`result_channel`].
+#[derive(Debug)]
+pub struct ResultJoiner<T>(crate::sync::Arc<crate::scope::HandleState<T>>);
+
+impl<T> ResultJoiner<T> {
+    /// Joins from worker `index`, sleeping in `sleep` while unfinished.
+    pub fn join_as_worker(self, index: usize, sleep: &Sleep) -> Option<T> {
+        self.0.wait_as_worker(index, |done| {
+            while !done() {
+                sleep.sleep(index, done);
+            }
+        });
+        self.take()
+    }
+
+    /// Joins from outside any pool, blocking.
+    pub fn join_blocking(self) -> Option<T> {
+        self.0.wait_blocking();
+        self.take()
+    }
+
+    fn take(self) -> Option<T> {
+        // SAFETY: finished, and taken once (by value).
+        match unsafe { self.0.take() } {
+            Some(crate::scope::Outcome::Value(value)) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A job handed to a thief by [`join_handoff`].
+#[derive(Debug)]
+pub struct StolenJob(crate::job::JobRef);
+
+// SAFETY: it stands for a stack job whose owner waits for it.
+unsafe impl Send for StolenJob {}
+
+impl StolenJob {
+    /// Runs the job, as a thief does.
+    pub fn run(self) {
+        // SAFETY: the job is executed once; its owner waits for it.
+        unsafe { self.0.execute() }
+    }
+}
+
+/// `join`'s hand-off: worker `owner` offers a stack job computing
+/// `make()`, `give_away` hands it to a thief, and the owner sleeps in
+/// `sleep` until the job's flag is set, then reads the result.
+pub fn join_handoff<T: Send>(
+    make: impl FnOnce() -> T + Send,
+    owner: usize,
+    sleep: &Sleep,
+    give_away: impl FnOnce(StolenJob),
+) -> T {
+    let job = crate::job::StackJob::new(make, crate::join::WorkerFlag::new(owner, &sleep.0));
+    // SAFETY: `job` stays in this frame until its flag is set.
+    give_away(StolenJob(unsafe { job.as_job_ref() }));
+    while !job.completion().is_set() {
+        sleep.sleep(owner, || job.completion().is_set());
+    }
+    match job.into_result() {
+        Ok(value) => value,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// A scope's concurrency limit, over jobs named by numbers.
+#[derive(Debug)]
+pub struct Limiter(crate::scope::Limiter);
+
+impl Limiter {
+    /// At most `max` running.
+    pub fn new(max: usize) -> Self {
+        Self(crate::scope::Limiter::new(max))
+    }
+
+    /// Queues job `id` (not 0); `launch` receives the ids to start.
+    pub fn submit(&self, id: usize, launch: impl Fn(usize)) {
+        fn never(_: *const ()) {
+            unreachable!("model jobs are never executed")
+        }
+        // SAFETY: the job is never executed; its address is its id.
+        let job = unsafe { crate::job::JobRef::new(id as *const (), never) };
+        self.0.submit(job, |job| launch(job.addr()));
+    }
+
+    /// A launched job ended; `launch` receives the ids to start.
+    pub fn finished(&self, launch: impl Fn(usize)) {
+        self.0.finished(|job| launch(job.addr()));
+    }
+}
+
+/// A scope's cancellation state.
+#[derive(Debug)]
+pub struct Cancellation(crate::scope::Cancellation);
+
+impl Cancellation {
+    /// A root state (no parent, no deadline).
+    pub fn root() -> Self {
+        // SAFETY: no parent.
+        Self(unsafe { crate::scope::Cancellation::new(None, std::ptr::null()) })
+    }
+
+    /// A state whose parent is `parent`.
+    ///
+    /// # Safety
+    ///
+    /// `parent` outlives the child.
+    pub unsafe fn child_of(parent: &Cancellation) -> Self {
+        // SAFETY: forwarded.
+        Self(unsafe { crate::scope::Cancellation::new(None, &parent.0) })
+    }
+
+    /// See `scope::cancel::Cancellation::cancel`.
+    pub fn cancel(&self) {
+        self.0.cancel()
+    }
+
+    /// See `scope::cancel::Cancellation::is_cancelled`.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}

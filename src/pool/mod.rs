@@ -68,8 +68,9 @@ impl ThreadPool {
     /// task has finished.
     ///
     /// `op` runs on the calling thread (it need not be `Send`). If the
-    /// caller is a worker of this pool, it runs other queued jobs while it
-    /// waits, so scopes nest to any depth, even on a pool of one thread.
+    /// caller is a worker (of this pool or another), it runs its own pool's
+    /// queued jobs while it waits, so scopes nest to any depth, even on a
+    /// pool of one thread; any other caller spins briefly, then blocks.
     ///
     /// # Panics
     ///
@@ -163,8 +164,9 @@ impl ThreadPool {
     }
 
     /// Runs `op` on a worker of this pool and returns its value. On a worker
-    /// of this pool it runs in place; elsewhere the caller blocks until a
-    /// worker has run it. A panic in `op` propagates to the caller.
+    /// of this pool it runs in place; a worker of another pool runs its own
+    /// pool's jobs until `op` has run here; any other caller blocks. A panic
+    /// in `op` propagates to the caller.
     ///
     /// ```
     /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();

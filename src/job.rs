@@ -203,6 +203,15 @@ where
         func()
     }
 
+    /// The value of a job that has completed on another thread; its panic,
+    /// if it panicked, is re-raised here.
+    pub(crate) fn into_value(self) -> R {
+        match self.into_result() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
     /// The result of a job that has completed on another thread.
     pub(crate) fn into_result(self) -> thread::Result<R> {
         self.result

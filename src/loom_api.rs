@@ -125,10 +125,7 @@ pub fn join_handoff<T: Send>(
     while !job.completion().is_set() {
         sleep.sleep(owner, || job.completion().is_set());
     }
-    match job.into_result() {
-        Ok(value) => value,
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
+    job.into_value()
 }
 
 /// A scope's concurrency limit, over jobs named by numbers.

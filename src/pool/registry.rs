@@ -143,10 +143,7 @@ impl Registry {
         // SAFETY: `job` stays on this frame until its flag is set.
         self.inject(unsafe { job.as_job_ref() });
         waiter.wait_until(|| job.completion().done.load(Ordering::Acquire));
-        match job.into_result() {
-            Ok(value) => value,
-            Err(payload) => std::panic::resume_unwind(payload),
-        }
+        job.into_value()
     }
 
     #[cold]
@@ -164,10 +161,7 @@ impl Registry {
         // which needs its completion.
         self.inject(unsafe { job.as_job_ref() });
         wg.wait();
-        match job.into_result() {
-            Ok(value) => value,
-            Err(payload) => std::panic::resume_unwind(payload),
-        }
+        job.into_value()
     }
 
     /// Reports the panic of a detached task.

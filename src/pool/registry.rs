@@ -389,11 +389,7 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
     CURRENT.with(|current| current.set(&worker));
     let registry = &*worker.registry;
 
-    if let Some(handler) = &registry.handlers.start {
-        if let Err(payload) = catch(|| handler(index)) {
-            registry.report_handler_panic("start_handler", index, payload);
-        }
-    }
+    registry.run_thread_handler("start_handler", &registry.handlers.start, index);
 
     worker.wait_until(|| registry.terminating());
     // Finish whatever is still queued; other workers finish their own.
@@ -402,20 +398,26 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
         unsafe { job.execute() };
     }
 
-    if let Some(handler) = &registry.handlers.exit {
-        if let Err(payload) = catch(|| handler(index)) {
-            registry.report_handler_panic("exit_handler", index, payload);
-        }
-    }
+    registry.run_thread_handler("exit_handler", &registry.handlers.exit, index);
     CURRENT.with(|current| current.set(ptr::null()));
 }
 
 impl Registry {
-    fn report_handler_panic(&self, which: &str, index: usize, payload: Box<dyn Any + Send>) {
-        eprintln!(
-            "taskgroup: the pool's {which} panicked on worker {index}: {}",
-            crate::error::panic_message(&*payload)
-        );
-        drop_payload(payload);
+    /// Runs a start or exit handler on worker `index`; a panic in it is
+    /// reported on stderr and the worker carries on.
+    fn run_thread_handler(
+        &self,
+        which: &str,
+        handler: &Option<Box<dyn Fn(usize) + Send + Sync>>,
+        index: usize,
+    ) {
+        let Some(handler) = handler else { return };
+        if let Err(payload) = catch(|| handler(index)) {
+            eprintln!(
+                "taskgroup: the pool's {which} panicked on worker {index}: {}",
+                crate::error::panic_message(&*payload)
+            );
+            drop_payload(payload);
+        }
     }
 }

@@ -195,12 +195,17 @@ where
         }
     }
 
-    /// Runs the job on the owner's thread, which popped it back before any
-    /// other thread could take it. A panic propagates as usual.
+    /// Runs the job on the owner's thread. A panic propagates as usual.
+    ///
+    /// # Safety
+    ///
+    /// No other thread can run the job: it was never published, or the
+    /// owner popped it back before anyone took it.
     #[inline]
-    pub(crate) fn run_inline(self) -> R {
-        let func = self.func.into_inner().expect("stack job run twice");
-        func()
+    pub(crate) unsafe fn run_inline(&self) -> R {
+        // SAFETY: no other thread touches `func` (see above).
+        let func = unsafe { self.func.with_mut(|func| (*func).take()) };
+        func.expect("stack job run twice")()
     }
 
     /// The value of a job that has completed on another thread; its panic,

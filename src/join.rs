@@ -1,18 +1,29 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! The second closure is pushed on the worker's own deque as a stack job (no
-//! allocation) and the first runs inline. Afterwards the worker pops the
-//! second back and runs it inline too, unless a thief took it, in which case
-//! the worker runs other jobs until the thief sets the job's flag.
+//! The second closure becomes a stack job (no allocation) on the worker's
+//! stack of *frames*, and the first runs inline. A frame is published (pushed
+//! on the worker's deque, where thieves can take it) only when it may be
+//! worth it: right away for the outermost joins on the thread, otherwise
+//! when the worker notices, at its next `join`, that another worker is
+//! looking for work, or when it is about to wait itself. An unpublished
+//! second half runs inline afterwards with no atomic operation at all; this
+//! is what makes a fine-grained `join` cheap. A published one is popped back
+//! and run inline, unless a thief took it, in which case the worker runs
+//! other jobs until the thief sets the job's flag.
 
 use std::panic::resume_unwind;
 use std::thread;
 
-use crate::job::{catch, drop_payload, Completion, StackJob};
+use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
 use crate::pool::registry::WorkerThread;
 use crate::pool::sleep::Sleep;
 use crate::scope::{with_context, Context};
 use crate::sync::{AtomicBool, Ordering};
+
+/// The outermost `join`s on a worker's stack publish their second half
+/// right away: a coarse split must never wait for its worker to notice a
+/// hungry one.
+const EAGER_DEPTH: usize = 2;
 
 pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
 where
@@ -24,40 +35,54 @@ where
     // When stolen, `b` still runs on behalf of the current task: the job
     // carries the task's scope context to the thief.
     let job_b = StackJob::new(b, WorkerFlag::new(worker.index(), &worker.registry().sleep));
-    // SAFETY: `job_b` stays in this frame until it is either popped back
+    // SAFETY: `job_b` stays in this frame until it is either taken back
     // below (so nobody else can run it) or its flag is set; every path out
     // of this function, unwinding included, waits for one of the two first.
     let job_b_ref = unsafe { job_b.as_job_ref() };
-    worker.push(job_b_ref);
+    let depth = worker.push_frame(job_b_ref);
+    if depth < EAGER_DEPTH {
+        worker.publish_oldest();
+    } else {
+        worker.publish_if_wanted();
+    }
 
     // `a` must not unwind past `job_b` while a thief may be running it.
     let result_a = catch(a);
 
-    while !job_b.completion().is_set() {
-        match worker.pop_local() {
-            Some(job) if job == job_b_ref => {
-                return match result_a {
-                    // Nobody else has `b` now: a panic in it may unwind.
-                    Ok(a) => (a, job_b.run_inline()),
-                    Err(payload) => {
-                        // `a`'s panic wins; `b` still runs, as it would
-                        // have on a thief.
-                        drop_payload_of(catch(|| job_b.run_inline()));
-                        resume_unwind(payload)
-                    }
-                };
+    let published = worker.pop_frame(depth);
+    if !published || take_back(worker, job_b_ref, job_b.completion()) {
+        // SAFETY: nobody else has `b` now.
+        return match result_a {
+            // A panic in `b` may unwind from here.
+            Ok(a) => (a, unsafe { job_b.run_inline() }),
+            Err(payload) => {
+                // `a`'s panic wins; `b` still runs, as it would have on a
+                // thief.
+                drop_payload_of(catch(|| unsafe { job_b.run_inline() }));
+                resume_unwind(payload)
             }
+        };
+    }
+    combine(result_a, job_b.into_result())
+}
+
+/// Takes the published job `job` back from the worker's deque. Returns
+/// false if a thief took it; then it has completed when this returns.
+fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
+    while !flag.is_set() {
+        match worker.pop_local() {
+            Some(popped) if popped == job => return true,
             // Something `a` pushed and left behind (a detached task): run
-            // it now, as the unrelated job it is; it sits on top of `job_b`.
+            // it now, as the unrelated job it is; it sits on top of `job`.
             // SAFETY: a job taken out of a deque is executed once.
-            Some(job) => with_context(Context::NONE, || unsafe { job.execute() }),
+            Some(popped) => with_context(Context::NONE, || unsafe { popped.execute() }),
             None => {
-                worker.wait_until(|| job_b.completion().is_set());
+                worker.wait_until(|| flag.is_set());
                 break;
             }
         }
     }
-    combine(result_a, job_b.into_result())
+    false
 }
 
 fn drop_payload_of<R>(result: thread::Result<R>) {

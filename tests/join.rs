@@ -335,3 +335,55 @@ fn global_join_from_the_main_thread() {
         assert_eq!(taskgroup::current_thread_index(), None);
     });
 }
+
+/// Runs `f` inside `depth` nested joins, so that `join`s in `f` are not
+/// among the outermost on their worker's stack (those publish eagerly).
+fn nested<R: Send>(depth: usize, f: impl FnOnce() -> R + Send) -> R {
+    if depth == 0 {
+        return f();
+    }
+    taskgroup::join(|| nested(depth - 1, f), || ()).0
+}
+
+#[test]
+fn outermost_join_halves_run_in_parallel() {
+    // Each half waits for the other: only two threads at once can finish.
+    watchdog(20, || {
+        let pool = pool(2);
+        for _ in 0..50 {
+            let barrier = std::sync::Barrier::new(2);
+            pool.join(|| barrier.wait(), || barrier.wait());
+            pool.install(|| taskgroup::join(|| barrier.wait(), || barrier.wait()));
+        }
+    });
+}
+
+#[test]
+fn a_deep_join_shows_its_second_half_before_its_worker_waits() {
+    // `b` of a deep join sits unpublished while `a` waits for a scope whose
+    // task waits for `b`. The waiting worker runs that task (which blocks
+    // it) unless it has published `b` first, for the other one to steal.
+    watchdog(20, || {
+        let pool = pool(2);
+        for _ in 0..50 {
+            let b_ran = AtomicBool::new(false);
+            pool.install(|| {
+                nested(6, || {
+                    taskgroup::join(
+                        || {
+                            taskgroup::scope(|s| {
+                                s.spawn(|_| {
+                                    while !b_ran.load(Ordering::Acquire) {
+                                        thread::yield_now();
+                                    }
+                                });
+                            })
+                        },
+                        || b_ran.store(true, Ordering::Release),
+                    )
+                })
+            });
+            assert!(b_ran.load(Ordering::Relaxed));
+        }
+    });
+}

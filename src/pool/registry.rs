@@ -247,9 +247,20 @@ impl Completion for CrossFlag {
 /// The state of a worker thread, reachable from its own thread only.
 pub(crate) struct WorkerThread {
     deque: Worker<JobRef>,
+    /// The second halves of the `join`s running on this thread, outermost
+    /// first; see `join` for when they are published.
+    frames: Frames,
     index: usize,
     registry: Arc<Registry>,
     rng: Cell<u64>,
+}
+
+/// A worker's stack of `join` jobs. `frames[..published]` have been pushed
+/// on the deque, where thieves may take them; the rest only this thread
+/// knows about, so it may run them inline without any synchronisation.
+struct Frames {
+    jobs: std::cell::UnsafeCell<Vec<JobRef>>,
+    published: Cell<usize>,
 }
 
 thread_local! {
@@ -283,6 +294,58 @@ impl WorkerThread {
     pub(crate) fn push(&self, job: JobRef) {
         self.deque.push(job);
         self.registry.sleep.notify_one();
+    }
+
+    /// Registers `job`, the second half of a `join`, as this thread's
+    /// innermost frame. Returns its depth, for [`pop_frame`](Self::pop_frame).
+    #[inline]
+    pub(crate) fn push_frame(&self, job: JobRef) -> usize {
+        // SAFETY: `frames` is touched only by this thread, and no reference
+        // into it outlives a method call.
+        let jobs = unsafe { &mut *self.frames.jobs.get() };
+        jobs.push(job);
+        jobs.len() - 1
+    }
+
+    /// Removes the innermost frame, which is `depth`. Returns whether it had
+    /// been published: if not, nobody else can run it.
+    #[inline]
+    pub(crate) fn pop_frame(&self, depth: usize) -> bool {
+        // SAFETY: as in `push_frame`.
+        let jobs = unsafe { &mut *self.frames.jobs.get() };
+        debug_assert_eq!(jobs.len(), depth + 1, "join frames out of order");
+        jobs.pop();
+        let published = self.frames.published.get();
+        if depth < published {
+            debug_assert_eq!(published, depth + 1);
+            self.frames.published.set(depth);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Pushes the outermost unpublished frame on the deque if another worker
+    /// is looking for work.
+    #[inline]
+    pub(crate) fn publish_if_wanted(&self) {
+        if self.registry.sleep.idle() != 0 {
+            self.publish_oldest();
+        }
+    }
+
+    /// Pushes the outermost unpublished frame on the deque. Outer frames
+    /// first: they hold the most work, and thieves steal from the far end.
+    pub(crate) fn publish_oldest(&self) -> bool {
+        let published = self.frames.published.get();
+        // SAFETY: as in `push_frame`.
+        let jobs = unsafe { &*self.frames.jobs.get() };
+        let Some(&job) = jobs.get(published) else {
+            return false;
+        };
+        self.frames.published.set(published + 1);
+        self.push(job);
+        true
     }
 
     /// Pops from the top of this worker's own deque.
@@ -350,15 +413,27 @@ impl WorkerThread {
     /// one thread cannot deadlock. Whoever makes `done()` true must then call
     /// `Sleep::notify_worker(self.index())`.
     pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
+        // The `join` frames this thread waits in are work nobody else can
+        // see, and the jobs it is about to run may block: show them first.
+        while self.publish_oldest() {}
         let mut idle_rounds = 0;
+        let mut idle = false;
         while !done() {
             if let Some(job) = self.find_work() {
+                if idle {
+                    idle = false;
+                    self.registry.sleep.set_busy();
+                }
                 idle_rounds = 0;
                 // The job may be unrelated to what this thread waits for:
                 // it must not inherit the waiting task's scope.
                 // SAFETY: a job taken out of a deque is executed once.
                 with_context(Context::NONE, || unsafe { job.execute() });
                 continue;
+            }
+            if !idle {
+                idle = true;
+                self.registry.sleep.set_idle();
             }
             if idle_rounds < SPIN_ROUNDS {
                 idle_rounds += 1;
@@ -374,12 +449,19 @@ impl WorkerThread {
                 .sleep(self.index, || done() || self.registry.has_work());
             idle_rounds = 0;
         }
+        if idle {
+            self.registry.sleep.set_busy();
+        }
     }
 }
 
 fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
     let worker = WorkerThread {
         deque,
+        frames: Frames {
+            jobs: std::cell::UnsafeCell::new(Vec::with_capacity(64)),
+            published: Cell::new(0),
+        },
         index,
         registry,
         rng: Cell::new(

@@ -40,6 +40,9 @@ struct Slot {
 pub(crate) struct Sleep {
     /// How many slots are `SLEEPING`; lets wakers skip the scan when busy.
     sleepers: AtomicUsize,
+    /// How many workers found no work and are spinning or asleep: a busy
+    /// worker publishes its `join` frames while this is non-zero.
+    idle: CachePadded<AtomicUsize>,
     slots: Box<[Slot]>,
 }
 
@@ -47,6 +50,7 @@ impl Sleep {
     pub(crate) fn new(workers: usize) -> Self {
         Self {
             sleepers: AtomicUsize::new(0),
+            idle: CachePadded(AtomicUsize::new(0)),
             slots: (0..workers)
                 .map(|_| Slot {
                     state: CachePadded(AtomicU32::new(AWAKE)),
@@ -144,6 +148,20 @@ impl Sleep {
         self.sleepers.fetch_sub(1, Ordering::Relaxed);
         parking::unpark_one(slot_key(slot), 0);
         true
+    }
+
+    /// How many workers look for work. A hint: stale as soon as it is read.
+    #[inline]
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_idle(&self) {
+        self.idle.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_busy(&self) {
+        self.idle.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The number of workers asleep (or about to be).

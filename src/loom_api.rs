@@ -33,7 +33,19 @@ impl Sleep {
 
 /// A scope task's `done`, as run when its worker-owned scope ends.
 pub fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
-    crate::scope::finish_task(guard, owner, &sleep.0)
+    finish_tasks(vec![guard], owner, sleep)
+}
+
+/// Several units of a scope's count returned in one `done`, as a worker
+/// returns the units it kept spare (all of `guards` belong to one group).
+pub fn finish_tasks(guards: Vec<WaitGuard<'_>>, owner: usize, sleep: &Sleep) {
+    let units = u32::try_from(guards.len()).expect("too many guards");
+    let wg = guards
+        .into_iter()
+        .map(WaitGuard::forget)
+        .last()
+        .expect("no guard to finish");
+    crate::scope::release_units(wg, units, owner, &sleep.0)
 }
 
 /// The completion protocol shared by a task and its `TaskHandle`.

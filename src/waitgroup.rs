@@ -216,6 +216,19 @@ impl WaitGroup {
         }
     }
 
+    /// A guard for a unit that a forgotten guard left counted.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns such a unit, which the new guard takes over.
+    #[inline]
+    pub(crate) unsafe fn revive(&self) -> WaitGuard<'_> {
+        WaitGuard {
+            wg: NonNull::from(self),
+            _borrow: PhantomData,
+        }
+    }
+
     #[inline]
     #[track_caller]
     fn increment(&self) {
@@ -265,11 +278,30 @@ impl WaitGroup {
     /// waiters are registered, and they keep the group alive until it is done.
     #[inline]
     pub(crate) unsafe fn done_raw(this: *const Self) -> bool {
-        // SAFETY: the caller's guard keeps `*this` alive up to this RMW.
-        let old = unsafe { (*this).state().fetch_sub(ONE, Ordering::Release) };
-        // (`old` reads zero only inside an overflowing `add`, which is
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::done_many(this, 1) }
+    }
+
+    /// Marks `units` pieces of work done at once: the outstanding units of
+    /// guards that were forgotten (see [`WaitGuard::forget`]). Returns true
+    /// when this brought the count to zero.
+    ///
+    /// # Safety
+    ///
+    /// As for [`done_raw`](Self::done_raw), with `units` outstanding
+    /// guards consumed.
+    #[inline]
+    pub(crate) unsafe fn done_many(this: *const Self, units: u32) -> bool {
+        debug_assert!(units > 0);
+        // SAFETY: the caller's guards keep `*this` alive up to this RMW.
+        let old = unsafe {
+            (*this)
+                .state()
+                .fetch_sub(ONE * units as u64, Ordering::Release)
+        };
+        // (`old` reads less only inside an overflowing `add`, which is
         // about to undo its wrap-around.)
-        if counter(old) != 1 {
+        if counter(old) != units as u64 {
             return false;
         }
         if waiters(old) != 0 {
@@ -476,13 +508,13 @@ impl WaitGuard<'_> {
         drop(self);
     }
 
-    /// Marks the work done and says whether it was the last outstanding.
-    /// Once it returns true the group may already be freed.
+    /// Ends the guard but leaves its unit counted: the caller takes over
+    /// the unit, to hand it to [`WaitGroup::revive`] or
+    /// [`WaitGroup::done_many`] later. Returns the group.
     #[inline]
-    pub(crate) fn done_was_last(self) -> bool {
+    pub(crate) fn forget(self) -> *const WaitGroup {
         let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: as in `drop`, which `ManuallyDrop` keeps from running.
-        unsafe { WaitGroup::done_raw(this.wg.as_ptr()) }
+        this.wg.as_ptr()
     }
 }
 

@@ -11,7 +11,7 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use taskgroup::__loom::{finish_task, Sleep};
+use taskgroup::__loom::{finish_task, finish_tasks, Sleep};
 use taskgroup::{WaitGroup, WaitGuard};
 
 struct Slot(UnsafeCell<u32>);
@@ -72,5 +72,34 @@ fn two_tasks_finish_on_two_workers() {
         for w in workers {
             w.join().unwrap();
         }
+    });
+}
+
+#[test]
+fn spare_units_return_in_one_done_and_wake_the_owner() {
+    // A worker ran two tasks of the scope back to back: the first one's
+    // unit stayed with it as spare, the second one's too, and it returns
+    // both at once when it runs out of the scope's tasks.
+    loom::model(|| {
+        let sleep = Arc::new(Sleep::new(2));
+        let slot = Arc::new(Slot(UnsafeCell::new(0)));
+        let wg = Box::new(WaitGroup::new());
+        let body = wg.add();
+        // SAFETY: as in the first model.
+        let tasks: Vec<WaitGuard<'static>> = (0..2)
+            .map(|_| unsafe { std::mem::transmute(wg.add()) })
+            .collect();
+        let worker = {
+            let (sleep, slot) = (Arc::clone(&sleep), Arc::clone(&slot));
+            thread::spawn(move || {
+                slot.0.with_mut(|v| unsafe { *v = 42 });
+                finish_tasks(tasks, 0, &sleep);
+            })
+        };
+        finish_task(body, 0, &sleep);
+        owner_waits(&wg, &sleep);
+        drop(wg);
+        slot.0.with(|v| assert_eq!(unsafe { *v }, 42));
+        worker.join().unwrap();
     });
 }

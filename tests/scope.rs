@@ -668,3 +668,64 @@ fn a_hundred_rounds_of_panicking_scopes_leave_the_pool_usable() {
         }
     });
 }
+
+// ------------------------------------------------- a worker's spare units
+
+/// A worker keeps a finished task's unit of its scope's count while it may
+/// run more of that scope's tasks. Runs `blocker` (which queues a job that
+/// blocks until the scope has ended) while the scope's only task is still
+/// running on the pool's only worker, so that the worker picks the blocking
+/// job up right after that task: it must give the unit back first.
+fn scope_then_blocking_job(
+    queue_blocker: impl FnOnce(&std::sync::Arc<ThreadPool>, std::sync::mpsc::Receiver<()>),
+) {
+    let pool = std::sync::Arc::new(pool(1));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let queued = AtomicBool::new(false);
+    pool.scope(|s| {
+        s.spawn(|_| {
+            while !queued.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+            // Let a job queued from another thread arrive.
+            thread::sleep(Duration::from_millis(20));
+        });
+        queue_blocker(&pool, rx);
+        queued.store(true, Ordering::Release);
+    });
+    // The blocking job ends only once the scope has.
+    tx.send(()).unwrap();
+}
+
+#[test]
+fn a_detached_job_after_a_task_does_not_hold_its_scope_open() {
+    watchdog(20, || {
+        for _ in 0..20 {
+            scope_then_blocking_job(|pool, rx| pool.spawn(move || rx.recv().unwrap()));
+        }
+    });
+}
+
+#[test]
+fn an_installed_job_after_a_task_does_not_hold_its_scope_open() {
+    watchdog(20, || {
+        for _ in 0..20 {
+            scope_then_blocking_job(|pool, rx| {
+                let pool = std::sync::Arc::clone(pool);
+                thread::spawn(move || pool.install(move || rx.recv().unwrap()));
+            });
+        }
+    });
+}
+
+#[test]
+fn a_task_of_another_scope_after_a_task_does_not_hold_its_scope_open() {
+    watchdog(20, || {
+        for _ in 0..20 {
+            scope_then_blocking_job(|pool, rx| {
+                let pool = std::sync::Arc::clone(pool);
+                thread::spawn(move || pool.scope(|s| s.spawn(move |_| rx.recv().unwrap())));
+            });
+        }
+    });
+}

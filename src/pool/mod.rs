@@ -205,6 +205,7 @@ where
     F: FnOnce() + Send + 'static,
 {
     let task = move || {
+        crate::scope::return_spare_here();
         if let Err(payload) = catch(f) {
             let worker = WorkerThread::current().expect("a detached task ran outside its pool");
             worker.registry().handle_panic(payload);

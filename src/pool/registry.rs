@@ -16,7 +16,7 @@ use super::builder::Handlers;
 use super::sleep::Sleep;
 use crate::error::BuildError;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
-use crate::scope::{with_context, Context};
+use crate::scope::{return_spare, with_context, Context, Spare};
 use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
@@ -250,6 +250,8 @@ pub(crate) struct WorkerThread {
     /// The second halves of the `join`s running on this thread, outermost
     /// first; see `join` for when they are published.
     frames: Frames,
+    /// Units of a scope's count kept between that scope's tasks.
+    pub(crate) spare: Cell<Spare>,
     index: usize,
     registry: Arc<Registry>,
     rng: Cell<u64>,
@@ -433,6 +435,8 @@ impl WorkerThread {
             }
             if !idle {
                 idle = true;
+                // An idle thread holds no scope open.
+                return_spare(self);
                 self.registry.sleep.set_idle();
             }
             if idle_rounds < SPIN_ROUNDS {
@@ -462,6 +466,7 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
             jobs: std::cell::UnsafeCell::new(Vec::with_capacity(64)),
             published: Cell::new(0),
         },
+        spare: Cell::new(Spare::NONE),
         index,
         registry,
         rng: Cell::new(
@@ -479,6 +484,7 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
         // SAFETY: a job taken out of a deque is executed once.
         unsafe { job.execute() };
     }
+    return_spare(&worker);
 
     registry.run_thread_handler("exit_handler", &registry.handlers.exit, index);
     CURRENT.with(|current| current.set(ptr::null()));

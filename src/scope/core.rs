@@ -211,7 +211,16 @@ impl ScopeCore {
         match self.owner {
             Some(_) => {
                 let worker = WorkerThread::current().expect("scope owner left its worker");
-                worker.wait_until(|| self.wg.count() == 0);
+                worker.wait_until(|| {
+                    // Units this thread keeps spare count too. Returned only
+                    // once it goes idle, they would make it run unrelated
+                    // jobs on top of its stack (unboundedly deep, when those
+                    // open scopes of their own) before it saw the end.
+                    if ptr::eq(worker.spare.get().core, self) {
+                        return_spare(worker);
+                    }
+                    self.wg.count() == 0
+                });
             }
             None => {
                 // Short scopes end within microseconds: look a few times
@@ -244,12 +253,16 @@ impl ScopeCore {
         S: Sync,
         F: FnOnce(&S) + Send,
     {
-        let guard = TaskGuard::new(self);
+        let worker = WorkerThread::current().filter(|w| ptr::eq(w.registry(), self.registry()));
+        let guard = TaskGuard::new(self, worker);
         let target = SendPtr(target);
         let task = move || {
             // SAFETY: `guard` keeps the scope, and so `target`, alive until
             // it is dropped at the end of this closure.
             let (core, target) = unsafe { (guard.core(), target.get()) };
+            if let Some(worker) = WorkerThread::current() {
+                keep_spare_only_for(worker, core);
+            }
             if core.is_cancelled() {
                 core.skipped.fetch_add(1, Ordering::Relaxed);
                 // Dropped, never run; its captures may still panic on drop.
@@ -266,9 +279,13 @@ impl ScopeCore {
         };
         // SAFETY: forwarded to the caller; the scope waits for `guard`.
         let job = unsafe { HeapJob::into_job_ref(task) };
+        let push = |job| match worker {
+            Some(worker) => worker.push(job),
+            None => self.registry().inject(job),
+        };
         match &self.limiter {
-            Some(limiter) => limiter.submit(job, |job| self.registry().push(job)),
-            None => self.registry().push(job),
+            Some(limiter) => limiter.submit(job, push),
+            None => push(job),
         }
     }
 
@@ -350,12 +367,109 @@ impl<S> SendPtr<S> {
     }
 }
 
-/// A task's count in its scope. Dropping it is the task's `done`; the one
-/// that brings the count to zero wakes the scope's owner if it is a worker.
+/// Units of one scope's count that a worker holds on to between tasks.
+///
+/// Each task's end is a `done` on its scope's count and each spawn an
+/// `add`; when every worker hits the same count, those two RMWs are half
+/// the cost of a small task. So a worker does not return a finished task's
+/// unit at once: it keeps it as *spare* while it goes on running tasks of
+/// the same scope, and a spawn into that scope on this worker takes a spare
+/// unit instead of adding one. The count may read high, never low, so the
+/// scope cannot end early. It cannot end late either, because the spare
+/// goes back (one `done` for all of it) before the worker runs anything but
+/// a task of that scope, before it goes idle, and before a worker that owns
+/// the scope looks at its count: a thread holds spare units only while it
+/// runs, or is about to look for, a task of their scope.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Spare {
+    core: *const ScopeCore,
+    units: u32,
+}
+
+impl Spare {
+    pub(crate) const NONE: Spare = Spare {
+        core: ptr::null(),
+        units: 0,
+    };
+}
+
+/// Returns `worker`'s spare units to their scope.
+pub(crate) fn return_spare(worker: &WorkerThread) {
+    let spare = worker.spare.replace(Spare::NONE);
+    if spare.units != 0 {
+        // SAFETY: the units are counted in the scope, which they keep alive
+        // until this returns them.
+        unsafe { release(spare.core, spare.units) };
+    }
+}
+
+/// Before a job that is not a scope task starts (it could block, or wait
+/// for anything): the current worker's spare units go back.
+#[inline]
+pub(crate) fn return_spare_here() {
+    if let Some(worker) = WorkerThread::current() {
+        if worker.spare.get().units != 0 {
+            return_spare(worker);
+        }
+    }
+}
+
+/// Before a task of `core` starts: spare units of any other scope go back.
+#[inline]
+fn keep_spare_only_for(worker: &WorkerThread, core: *const ScopeCore) {
+    let spare = worker.spare.get();
+    if spare.units != 0 && spare.core != core {
+        return_spare(worker);
+    }
+}
+
+/// Returns `units` of `core`'s count; the one that brings it to zero wakes
+/// the scope's owner if it is a worker.
+///
+/// # Safety
+///
+/// The caller owns `units` counted units of the live scope `core`.
+unsafe fn release(core: *const ScopeCore, units: u32) {
+    // SAFETY: the units keep the scope alive up to the `done` below; the
+    // scope may be freed as soon as the count is zero, so everything the
+    // wake-up needs is read first.
+    let (wg, owner) = unsafe { (&(*core).wg.0 as *const WaitGroup, (*core).owner) };
+    let Some(owner) = owner else {
+        // SAFETY: forwarded.
+        unsafe { WaitGroup::done_many(wg, units) };
+        return;
+    };
+    // SAFETY: as above.
+    match unsafe { &(*core).owner_registry } {
+        // The owner works for another pool: hold it alive past the done.
+        Some(registry) => release_units(wg, units, owner, &Arc::clone(registry).sleep),
+        // The owner works for the scope's pool, whose workers run this
+        // scope's tasks (and hold its units): the pool outlives the done.
+        None => {
+            // SAFETY: as above; the reference outlives the scope.
+            let registry: *const Registry = unsafe { (*core).registry() };
+            // SAFETY: this thread is a worker of `registry` and keeps it
+            // alive.
+            release_units(wg, units, owner, unsafe { &(*registry).sleep })
+        }
+    }
+}
+
+/// `units` done on the count `wg` of a scope owned by worker `owner`: the
+/// last one wakes the owner. The scope may be freed as soon as the count is
+/// zero, so only `owner` and `sleep` (the registry's, which outlives the
+/// scope) are used after it.
+pub(crate) fn release_units(wg: *const WaitGroup, units: u32, owner: usize, sleep: &Sleep) {
+    // SAFETY: the caller owns `units` of the live group `wg`.
+    if unsafe { WaitGroup::done_many(wg, units) } {
+        sleep.notify_worker(owner);
+    }
+}
+
+/// A task's unit of its scope's count, from a spawn to the task's end.
 struct TaskGuard {
     guard: ManuallyDrop<WaitGuard<'static>>,
     core: *const ScopeCore,
-    owner: Option<usize>,
 }
 
 // SAFETY: the guard is `Send`, and `core` is only read while the guard keeps
@@ -363,16 +477,31 @@ struct TaskGuard {
 unsafe impl Send for TaskGuard {}
 
 impl TaskGuard {
+    /// A unit for a new task: spare from `worker` (the current thread, if
+    /// it is a worker of the scope's pool), or a fresh `add`.
     #[track_caller]
-    fn new(core: &ScopeCore) -> Self {
-        let guard = core.wg.add();
+    #[inline]
+    fn new(core: &ScopeCore, worker: Option<&WorkerThread>) -> Self {
+        let guard = match worker {
+            Some(worker) => match worker.spare.get() {
+                spare if spare.units != 0 && ptr::eq(spare.core, core) => {
+                    worker.spare.set(Spare {
+                        units: spare.units - 1,
+                        ..spare
+                    });
+                    // SAFETY: the unit was spare, and now it is this guard's.
+                    unsafe { core.wg.revive() }
+                }
+                _ => core.wg.add(),
+            },
+            None => core.wg.add(),
+        };
         // SAFETY: the scope waits for this guard before it returns, so the
         // borrow it erases is in fact alive for as long as the guard.
         let guard = unsafe { std::mem::transmute::<WaitGuard<'_>, WaitGuard<'static>>(guard) };
         Self {
             guard: ManuallyDrop::new(guard),
             core,
-            owner: core.owner,
         }
     }
 
@@ -386,35 +515,28 @@ impl TaskGuard {
 }
 
 impl Drop for TaskGuard {
+    /// The task's end: its unit becomes the worker's spare.
     fn drop(&mut self) {
         // SAFETY: taken once, here; `self.guard` is not used again.
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
-        let Some(owner) = self.owner else {
-            return guard.done();
+        let Some(worker) = WorkerThread::current() else {
+            // A task that never ran, dropped where it was spawned (only if
+            // queueing it panicked): its unit goes straight back.
+            guard.forget();
+            // SAFETY: the forgotten guard's unit is ours.
+            return unsafe { release(self.core, 1) };
         };
-        // SAFETY: the guard is not done yet, so the scope is alive.
-        match unsafe { &(*self.core).owner_registry } {
-            // The owner works for another pool: hold it alive past the done.
-            Some(registry) => finish_task(guard, owner, &Arc::clone(registry).sleep),
-            // The owner works for the scope's pool, whose workers run this
-            // task: the pool outlives the done.
-            None => {
-                // SAFETY: as above; the reference outlives the scope.
-                let registry: *const Registry = unsafe { (*self.core).registry() };
-                // SAFETY: this thread is a worker of `registry` (tasks run
-                // only there) and keeps it alive.
-                finish_task(guard, owner, unsafe { &(*registry).sleep })
-            }
-        }
-    }
-}
-
-/// A task's `done` in a scope owned by worker `owner`: the last one wakes
-/// the owner. The scope may be freed as soon as the count is zero, so only
-/// `owner` and `sleep` (the registry's, which outlives the scope) are used
-/// after it.
-pub(crate) fn finish_task(guard: WaitGuard<'_>, owner: usize, sleep: &Sleep) {
-    if guard.done_was_last() {
-        sleep.notify_worker(owner);
+        let spare = worker.spare.get();
+        let units = if spare.units != 0 && spare.core == self.core {
+            spare.units
+        } else {
+            return_spare(worker);
+            0
+        };
+        guard.forget();
+        worker.spare.set(Spare {
+            core: self.core,
+            units: units + 1,
+        });
     }
 }

@@ -16,9 +16,11 @@ pub use builder::ScopeBuilder;
 #[cfg(loom)]
 pub(crate) use cancel::Cancellation;
 #[cfg(loom)]
-pub(crate) use core::finish_task;
+pub(crate) use core::release_units;
 use core::ScopeCore;
-pub(crate) use core::{current_context, with_context, Context, Options};
+pub(crate) use core::{
+    current_context, return_spare, return_spare_here, with_context, Context, Options, Spare,
+};
 pub use handle::TaskHandle;
 #[cfg(loom)]
 pub(crate) use handle::{Outcome, State as HandleState};

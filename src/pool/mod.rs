@@ -135,8 +135,19 @@ impl ThreadPool {
 
     /// Runs `a` and `b`, potentially in parallel, and returns both results.
     ///
-    /// On a worker of this pool, `b` is offered to thieves while `a` runs on
-    /// the current thread; from anywhere else both run inside the pool.
+    /// On a worker of this pool, `a` runs on the current thread and `b` is
+    /// offered to other workers when it may pay: at once for the two
+    /// outermost `join`s on the thread, otherwise as soon as the thread,
+    /// entering another `join`, sees a worker looking for work, and in any
+    /// case before the thread waits for anything. A `b` nobody took runs
+    /// inline after `a`, for little more than the cost of two calls. From
+    /// anywhere else both run inside the pool.
+    ///
+    /// So `a` and `b` run in parallel when that is possible, but not
+    /// necessarily: deep in a recursion, while every worker is busy, `b`
+    /// waits for `a`. Two closures that must run at the same time to
+    /// finish (one waits on a channel the other feeds, say) belong in two
+    /// tasks of a scope, not in a `join`.
     ///
     /// # Panics
     ///

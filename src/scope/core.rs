@@ -18,8 +18,12 @@
 //!
 //! The scope lives in the caller's frame, so the last `done` must not touch
 //! it once the caller may return. The waitgroup guarantees that for its own
-//! memory; the task guard reads the owner's index and pool *before* its
-//! `done`, and both outlive the scope.
+//! memory; `release` reads the owner's index and pool *before* its `done`,
+//! and both outlive the scope.
+//!
+//! A finished task's unit does not always go back at once: the worker may
+//! keep it as spare for its next spawn into the same scope (see [`Spare`]
+//! for when it must give it back).
 //!
 //! # Cancellation
 //!

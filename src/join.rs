@@ -3,7 +3,7 @@
 //! The second closure becomes a stack job (no allocation) on the worker's
 //! stack of *frames*, and the first runs inline. A frame is published (pushed
 //! on the worker's deque, where thieves can take it) only when it may be
-//! worth it: right away for the outermost joins on the thread, otherwise
+//! worth it: right away for the outermost joins of a job, otherwise
 //! when the worker notices, at its next `join`, that another worker is
 //! looking for work, or when it is about to wait itself. An unpublished
 //! second half runs inline afterwards with no atomic operation at all; this
@@ -17,12 +17,11 @@ use std::thread;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
 use crate::pool::registry::WorkerThread;
 use crate::pool::sleep::Sleep;
-use crate::scope::{with_context, Context};
 use crate::sync::{AtomicBool, Ordering};
 
-/// The outermost `join`s on a worker's stack publish their second half
-/// right away: a coarse split must never wait for its worker to notice a
-/// hungry one.
+/// The outermost `join`s of a job (a task, an `install`ed closure...)
+/// publish their second half right away: a coarse split must never wait
+/// for its worker to notice a hungry one.
 const EAGER_DEPTH: usize = 2;
 
 pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
@@ -39,8 +38,8 @@ where
     // below (so nobody else can run it) or its flag is set; every path out
     // of this function, unwinding included, waits for one of the two first.
     let job_b_ref = unsafe { job_b.as_job_ref() };
-    let depth = worker.push_frame(job_b_ref);
-    if depth < EAGER_DEPTH {
+    let (depth, depth_in_job) = worker.push_frame(job_b_ref);
+    if depth_in_job < EAGER_DEPTH {
         worker.publish_oldest();
     } else {
         worker.publish_if_wanted();
@@ -75,7 +74,7 @@ fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
             // Something `a` pushed and left behind (a detached task): run
             // it now, as the unrelated job it is; it sits on top of `job`.
             // SAFETY: a job taken out of a deque is executed once.
-            Some(popped) => with_context(Context::NONE, || unsafe { popped.execute() }),
+            Some(popped) => unsafe { worker.execute(popped) },
             None => {
                 worker.wait_until(|| flag.is_set());
                 break;

@@ -387,3 +387,34 @@ fn a_deep_join_shows_its_second_half_before_its_worker_waits() {
         }
     });
 }
+
+#[test]
+fn a_job_run_by_a_waiting_worker_publishes_its_outermost_join() {
+    // A worker deep in `join`s waits for a scope and, meanwhile, runs one
+    // of its tasks whose halves must meet at a barrier, while the other
+    // worker is busy: that task's first `join` is its outermost, so it must
+    // publish its second half at once for the other worker to take later.
+    watchdog(20, || {
+        let pool = pool(2);
+        for _ in 0..10 {
+            let started = AtomicBool::new(false);
+            let barrier = std::sync::Barrier::new(2);
+            pool.install(|| {
+                nested(6, || {
+                    taskgroup::scope(|s| {
+                        s.spawn(|_| {
+                            started.store(true, Ordering::Release);
+                            thread::sleep(Duration::from_millis(20));
+                        });
+                        s.spawn(|_| {
+                            while !started.load(Ordering::Acquire) {
+                                thread::yield_now();
+                            }
+                            taskgroup::join(|| barrier.wait(), || barrier.wait());
+                        });
+                    })
+                })
+            });
+        }
+    });
+}

@@ -137,7 +137,8 @@ impl ThreadPool {
     ///
     /// On a worker of this pool, `a` runs on the current thread and `b` is
     /// offered to other workers when it may pay: at once for the two
-    /// outermost `join`s on the thread, otherwise as soon as the thread,
+    /// outermost `join`s of a task (or `install`ed closure), otherwise as
+    /// soon as the thread,
     /// entering another `join`, sees a worker looking for work, and in any
     /// case before the thread waits for anything. A `b` nobody took runs
     /// inline after `a`, for little more than the cost of two calls. From

@@ -263,6 +263,9 @@ pub(crate) struct WorkerThread {
 struct Frames {
     jobs: std::cell::UnsafeCell<Vec<JobRef>>,
     published: Cell<usize>,
+    /// How many frames there were when the job now running started: the
+    /// frames above are that job's own.
+    base: Cell<usize>,
 }
 
 thread_local! {
@@ -299,14 +302,16 @@ impl WorkerThread {
     }
 
     /// Registers `job`, the second half of a `join`, as this thread's
-    /// innermost frame. Returns its depth, for [`pop_frame`](Self::pop_frame).
+    /// innermost frame. Returns its depth, for [`pop_frame`](Self::pop_frame),
+    /// and how many frames of the current job enclose it.
     #[inline]
-    pub(crate) fn push_frame(&self, job: JobRef) -> usize {
+    pub(crate) fn push_frame(&self, job: JobRef) -> (usize, usize) {
         // SAFETY: `frames` is touched only by this thread, and no reference
         // into it outlives a method call.
         let jobs = unsafe { &mut *self.frames.jobs.get() };
         jobs.push(job);
-        jobs.len() - 1
+        let depth = jobs.len() - 1;
+        (depth, depth - self.frames.base.get())
     }
 
     /// Removes the innermost frame, which is `depth`. Returns whether it had
@@ -348,6 +353,23 @@ impl WorkerThread {
         self.frames.published.set(published + 1);
         self.push(job);
         true
+    }
+
+    /// Runs a job taken out of a deque. It may be unrelated to whatever
+    /// this thread is in the middle of: it gets no scope context, and its
+    /// `join`s count their depth from its start.
+    ///
+    /// # Safety
+    ///
+    /// A job taken out of a deque is executed once.
+    #[inline]
+    pub(crate) unsafe fn execute(&self, job: JobRef) {
+        // SAFETY: as in `push_frame`.
+        let depth = unsafe { (*self.frames.jobs.get()).len() };
+        let base = self.frames.base.replace(depth);
+        // SAFETY: forwarded to the caller. A job catches its own panics.
+        with_context(Context::NONE, || unsafe { job.execute() });
+        self.frames.base.set(base);
     }
 
     /// Pops from the top of this worker's own deque.
@@ -427,10 +449,8 @@ impl WorkerThread {
                     self.registry.sleep.set_busy();
                 }
                 idle_rounds = 0;
-                // The job may be unrelated to what this thread waits for:
-                // it must not inherit the waiting task's scope.
                 // SAFETY: a job taken out of a deque is executed once.
-                with_context(Context::NONE, || unsafe { job.execute() });
+                unsafe { self.execute(job) };
                 continue;
             }
             if !idle {
@@ -465,6 +485,7 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
         frames: Frames {
             jobs: std::cell::UnsafeCell::new(Vec::with_capacity(64)),
             published: Cell::new(0),
+            base: Cell::new(0),
         },
         spare: Cell::new(Spare::NONE),
         index,
@@ -482,7 +503,7 @@ fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
     // Finish whatever is still queued; other workers finish their own.
     while let Some(job) = worker.find_work() {
         // SAFETY: a job taken out of a deque is executed once.
-        unsafe { job.execute() };
+        unsafe { worker.execute(job) };
     }
     return_spare(&worker);
 

@@ -17,6 +17,7 @@ use std::thread;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
 use crate::pool::registry::WorkerThread;
 use crate::pool::sleep::Sleep;
+use crate::scope::return_spare;
 use crate::sync::{AtomicBool, Ordering};
 
 /// The outermost `join`s of a job (a task, an `install`ed closure...)
@@ -73,8 +74,12 @@ fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
             Some(popped) if popped == job => return true,
             // Something `a` pushed and left behind (a detached task): run
             // it now, as the unrelated job it is; it sits on top of `job`.
-            // SAFETY: a job taken out of a deque is executed once.
-            Some(popped) => unsafe { worker.execute(popped) },
+            Some(popped) => {
+                // SAFETY: a job taken out of a deque is executed once.
+                unsafe { worker.execute(popped) };
+                // Units it left spare are not `a`'s or `b`'s to keep.
+                return_spare(worker);
+            }
             None => {
                 worker.wait_until(|| flag.is_set());
                 break;

@@ -729,3 +729,46 @@ fn a_task_of_another_scope_after_a_task_does_not_hold_its_scope_open() {
         }
     });
 }
+
+#[test]
+fn a_wait_that_ran_a_task_does_not_keep_its_scope_open_afterwards() {
+    // The only worker of pool A runs an installed closure that waits for
+    // pool B; meanwhile it runs task T of an unrelated scope S, and the wait
+    // ends right after T. The closure then blocks until S has ended: the
+    // worker must not still hold T's unit of S's count.
+    watchdog(20, || {
+        for _ in 0..10 {
+            let pool_a = pool(1);
+            let pool_b = pool(1);
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let waiting = AtomicBool::new(false);
+            let b_done = AtomicBool::new(false);
+            let (waiting, b_done, pool_b) = (&waiting, &b_done, &pool_b);
+            thread::scope(|ts| {
+                ts.spawn(|| {
+                    pool_a.install(move || {
+                        pool_b.install(|| {
+                            waiting.store(true, Ordering::Release);
+                            while !b_done.load(Ordering::Acquire) {
+                                thread::yield_now();
+                            }
+                        });
+                        rx.recv().unwrap();
+                    })
+                });
+                while !waiting.load(Ordering::Acquire) {
+                    thread::yield_now();
+                }
+                pool_a.scope(|s| {
+                    s.spawn(|_| {
+                        b_done.store(true, Ordering::Release);
+                        // Let pool B's job finish, so that the wait ends as
+                        // soon as this task does.
+                        thread::sleep(Duration::from_millis(10));
+                    });
+                });
+                tx.send(()).unwrap();
+            });
+        }
+    });
+}

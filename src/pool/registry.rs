@@ -476,6 +476,9 @@ impl WorkerThread {
         if idle {
             self.registry.sleep.set_busy();
         }
+        // Back to what this thread was doing, which may not be a task of
+        // the scope whose units it kept while waiting, and may block.
+        return_spare(self);
     }
 }
 

@@ -381,9 +381,11 @@ impl<S> SendPtr<S> {
 /// unit instead of adding one. The count may read high, never low, so the
 /// scope cannot end early. It cannot end late either, because the spare
 /// goes back (one `done` for all of it) before the worker runs anything but
-/// a task of that scope, before it goes idle, and before a worker that owns
-/// the scope looks at its count: a thread holds spare units only while it
-/// runs, or is about to look for, a task of their scope.
+/// a task of that scope, before it goes idle, before a worker that owns the
+/// scope looks at its count, and when a wait in which it ran such tasks
+/// ends (the waiting code need not be a task of that scope, and may block):
+/// a thread holds spare units only while it runs, or is about to look for,
+/// a task of their scope.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Spare {
     core: *const ScopeCore,

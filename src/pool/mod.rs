@@ -2,6 +2,7 @@
 //! other.
 
 pub(crate) mod builder;
+mod frames;
 pub(crate) mod registry;
 pub(crate) mod sleep;
 

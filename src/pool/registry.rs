@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use super::builder::Handlers;
+use super::frames::Frames;
 use super::sleep::Sleep;
 use crate::error::BuildError;
 use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
@@ -247,25 +248,13 @@ impl Completion for CrossFlag {
 /// The state of a worker thread, reachable from its own thread only.
 pub(crate) struct WorkerThread {
     deque: Worker<JobRef>,
-    /// The second halves of the `join`s running on this thread, outermost
-    /// first; see `join` for when they are published.
+    /// The second halves of the `join`s running on this thread.
     frames: Frames,
     /// Units of a scope's count kept between that scope's tasks.
     pub(crate) spare: Cell<Spare>,
     index: usize,
     registry: Arc<Registry>,
     rng: Cell<u64>,
-}
-
-/// A worker's stack of `join` jobs. `frames[..published]` have been pushed
-/// on the deque, where thieves may take them; the rest only this thread
-/// knows about, so it may run them inline without any synchronisation.
-struct Frames {
-    jobs: std::cell::UnsafeCell<Vec<JobRef>>,
-    published: Cell<usize>,
-    /// How many frames there were when the job now running started: the
-    /// frames above are that job's own.
-    base: Cell<usize>,
 }
 
 thread_local! {
@@ -306,30 +295,14 @@ impl WorkerThread {
     /// and how many frames of the current job enclose it.
     #[inline]
     pub(crate) fn push_frame(&self, job: JobRef) -> (usize, usize) {
-        // SAFETY: `frames` is touched only by this thread, and no reference
-        // into it outlives a method call.
-        let jobs = unsafe { &mut *self.frames.jobs.get() };
-        jobs.push(job);
-        let depth = jobs.len() - 1;
-        (depth, depth - self.frames.base.get())
+        self.frames.push(job)
     }
 
     /// Removes the innermost frame, which is `depth`. Returns whether it had
     /// been published: if not, nobody else can run it.
     #[inline]
     pub(crate) fn pop_frame(&self, depth: usize) -> bool {
-        // SAFETY: as in `push_frame`.
-        let jobs = unsafe { &mut *self.frames.jobs.get() };
-        debug_assert_eq!(jobs.len(), depth + 1, "join frames out of order");
-        jobs.pop();
-        let published = self.frames.published.get();
-        if depth < published {
-            debug_assert_eq!(published, depth + 1);
-            self.frames.published.set(depth);
-            true
-        } else {
-            false
-        }
+        self.frames.pop(depth)
     }
 
     /// Pushes the outermost unpublished frame on the deque if another worker
@@ -341,18 +314,15 @@ impl WorkerThread {
         }
     }
 
-    /// Pushes the outermost unpublished frame on the deque. Outer frames
-    /// first: they hold the most work, and thieves steal from the far end.
+    /// Pushes the outermost unpublished frame, if any, on the deque.
     pub(crate) fn publish_oldest(&self) -> bool {
-        let published = self.frames.published.get();
-        // SAFETY: as in `push_frame`.
-        let jobs = unsafe { &*self.frames.jobs.get() };
-        let Some(&job) = jobs.get(published) else {
-            return false;
-        };
-        self.frames.published.set(published + 1);
-        self.push(job);
-        true
+        match self.frames.publish_oldest() {
+            Some(job) => {
+                self.push(job);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Runs a job taken out of a deque. It may be unrelated to whatever
@@ -364,12 +334,10 @@ impl WorkerThread {
     /// A job taken out of a deque is executed once.
     #[inline]
     pub(crate) unsafe fn execute(&self, job: JobRef) {
-        // SAFETY: as in `push_frame`.
-        let depth = unsafe { (*self.frames.jobs.get()).len() };
-        let base = self.frames.base.replace(depth);
+        let saved = self.frames.start_job();
         // SAFETY: forwarded to the caller. A job catches its own panics.
         with_context(Context::NONE, || unsafe { job.execute() });
-        self.frames.base.set(base);
+        self.frames.end_job(saved);
     }
 
     /// Pops from the top of this worker's own deque.
@@ -485,11 +453,7 @@ impl WorkerThread {
 fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
     let worker = WorkerThread {
         deque,
-        frames: Frames {
-            jobs: std::cell::UnsafeCell::new(Vec::with_capacity(64)),
-            published: Cell::new(0),
-            base: Cell::new(0),
-        },
+        frames: Frames::new(),
         spare: Cell::new(Spare::NONE),
         index,
         registry,

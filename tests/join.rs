@@ -418,3 +418,56 @@ fn a_job_run_by_a_waiting_worker_publishes_its_outermost_join() {
         }
     });
 }
+
+#[test]
+fn panics_in_deep_joins_whose_second_half_was_never_published() {
+    // Below the outermost joins, on a one-thread pool (nobody is ever idle
+    // to publish for), `b` stays private and runs inline: the panic rules
+    // are the same as for a published `b`.
+    quiet_expected_panics();
+    watchdog(30, || {
+        for n in [1, 2] {
+            let pool = pool(n);
+            let (a_done, b_done) = (AtomicBool::new(false), AtomicBool::new(false));
+            let p = pool.install(|| {
+                expect_panic(|| {
+                    nested(4, || {
+                        taskgroup::join(
+                            || -> u32 { panic!("deep: left") },
+                            || b_done.store(true, Ordering::SeqCst),
+                        )
+                    })
+                })
+            });
+            assert_str_payload(&*p, "deep: left");
+            assert!(b_done.load(Ordering::SeqCst), "b ran although a panicked");
+
+            let p = pool.install(|| {
+                expect_panic(|| {
+                    nested(4, || {
+                        taskgroup::join(
+                            || a_done.store(true, Ordering::SeqCst),
+                            || -> u32 { panic!("deep: right") },
+                        )
+                    })
+                })
+            });
+            assert_str_payload(&*p, "deep: right");
+            assert!(a_done.load(Ordering::SeqCst));
+
+            let p = pool.install(|| {
+                expect_panic(|| {
+                    nested(4, || {
+                        taskgroup::join(
+                            || -> u32 { panic!("deep: both, left") },
+                            || -> u32 { panic!("deep: both, right") },
+                        )
+                    })
+                })
+            });
+            assert_str_payload(&*p, "deep: both, left");
+            // The pool is still usable, and its frames are consistent.
+            assert_eq!(pool.install(|| nested(4, || fib(15))), fib_seq(15));
+        }
+    });
+}

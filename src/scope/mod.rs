@@ -175,7 +175,9 @@ impl<'scope> Scope<'scope> {
 impl fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("tasks", &self.core.count())
+            // The scope's count: the body, the tasks not finished, and
+            // units that workers keep for the scope's next spawns.
+            .field("count", &self.core.count())
             .field("owner", &self.core.owner())
             .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()

@@ -146,10 +146,11 @@ impl ThreadPool {
     /// anywhere else both run inside the pool.
     ///
     /// So `a` and `b` run in parallel when that is possible, but not
-    /// necessarily: deep in a recursion, while every worker is busy, `b`
-    /// waits for `a`. Two closures that must run at the same time to
-    /// finish (one waits on a channel the other feeds, say) belong in two
-    /// tasks of a scope, not in a `join`.
+    /// necessarily: deep in a recursion, if no worker was idle when the
+    /// `join` started and `a` is one long stretch of work without another
+    /// `join` or a wait, `b` waits for `a`. Two closures that must run at
+    /// the same time to finish (one waits on a channel the other feeds,
+    /// say) belong in two tasks of a scope, not in a `join`.
     ///
     /// # Panics
     ///

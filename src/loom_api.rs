@@ -45,7 +45,8 @@ pub fn finish_tasks(guards: Vec<WaitGuard<'_>>, owner: usize, sleep: &Sleep) {
         .map(WaitGuard::forget)
         .last()
         .expect("no guard to finish");
-    crate::scope::release_units(wg, units, owner, &sleep.0)
+    // SAFETY: the guards were forgotten just above; their units are ours.
+    unsafe { crate::scope::release_units(wg, units, owner, &sleep.0) }
 }
 
 /// The completion protocol shared by a task and its `TaskHandle`.

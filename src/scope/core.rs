@@ -434,7 +434,8 @@ fn keep_spare_only_for(worker: &WorkerThread, core: *const ScopeCore) {
 ///
 /// # Safety
 ///
-/// The caller owns `units` counted units of the live scope `core`.
+/// The caller owns `units` counted units of the live scope `core`, and
+/// runs on a worker of the scope's pool (only workers keep spare units).
 unsafe fn release(core: *const ScopeCore, units: u32) {
     // SAFETY: the units keep the scope alive up to the `done` below; the
     // scope may be freed as soon as the count is zero, so everything the
@@ -448,15 +449,17 @@ unsafe fn release(core: *const ScopeCore, units: u32) {
     // SAFETY: as above.
     match unsafe { &(*core).owner_registry } {
         // The owner works for another pool: hold it alive past the done.
-        Some(registry) => release_units(wg, units, owner, &Arc::clone(registry).sleep),
+        // SAFETY: forwarded.
+        Some(registry) => unsafe { release_units(wg, units, owner, &Arc::clone(registry).sleep) },
         // The owner works for the scope's pool, whose workers run this
         // scope's tasks (and hold its units): the pool outlives the done.
         None => {
             // SAFETY: as above; the reference outlives the scope.
             let registry: *const Registry = unsafe { (*core).registry() };
-            // SAFETY: this thread is a worker of `registry` and keeps it
-            // alive.
-            release_units(wg, units, owner, unsafe { &(*registry).sleep })
+            // SAFETY: units are forwarded; only workers hold spare units
+            // (task ends run on workers), and this thread, a worker of
+            // `registry`, keeps it alive.
+            unsafe { release_units(wg, units, owner, &(*registry).sleep) }
         }
     }
 }
@@ -465,8 +468,13 @@ unsafe fn release(core: *const ScopeCore, units: u32) {
 /// last one wakes the owner. The scope may be freed as soon as the count is
 /// zero, so only `owner` and `sleep` (the registry's, which outlives the
 /// scope) are used after it.
-pub(crate) fn release_units(wg: *const WaitGroup, units: u32, owner: usize, sleep: &Sleep) {
-    // SAFETY: the caller owns `units` of the live group `wg`.
+///
+/// # Safety
+///
+/// The caller owns `units` counted units of the live group `wg` (guards it
+/// forgot), which this consumes.
+pub(crate) unsafe fn release_units(wg: *const WaitGroup, units: u32, owner: usize, sleep: &Sleep) {
+    // SAFETY: forwarded to the caller.
     if unsafe { WaitGroup::done_many(wg, units) } {
         sleep.notify_worker(owner);
     }
@@ -527,10 +535,11 @@ impl Drop for TaskGuard {
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
         let Some(worker) = WorkerThread::current() else {
             // A task that never ran, dropped where it was spawned (only if
-            // queueing it panicked): its unit goes straight back.
-            guard.forget();
-            // SAFETY: the forgotten guard's unit is ours.
-            return unsafe { release(self.core, 1) };
+            // queueing it panicked). A thread outside the pool spawns only
+            // while the body runs (it borrows the scope), and the body's
+            // own unit keeps the count above zero: a plain done, which
+            // cannot be the last and so wakes nobody, is enough.
+            return guard.done();
         };
         let spare = worker.spare.get();
         let units = if spare.units != 0 && spare.core == self.core {

@@ -533,10 +533,14 @@ impl Drop for TaskGuard {
     fn drop(&mut self) {
         // SAFETY: taken once, here; `self.guard` is not used again.
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
-        let Some(worker) = WorkerThread::current() else {
+        // SAFETY: the guard's unit keeps the scope alive.
+        let registry = unsafe { (*self.core).registry() };
+        let current = WorkerThread::current().filter(|w| ptr::eq(w.registry(), registry));
+        let Some(worker) = current else {
             // A task that never ran, dropped where it was spawned (only if
-            // queueing it panicked). A thread outside the pool spawns only
-            // while the body runs (it borrows the scope), and the body's
+            // queueing it panicked). A thread that is not one of the pool's
+            // workers spawns only while the body runs (it borrows the
+            // scope, and is not one of its tasks), and the body's
             // own unit keeps the count above zero: a plain done, which
             // cannot be the last and so wakes nobody, is enough.
             return guard.done();

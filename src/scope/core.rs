@@ -168,6 +168,11 @@ impl ScopeCore {
         unsafe { self.registry.as_ref() }
     }
 
+    /// The current thread, if it is a worker of this scope's pool.
+    fn pool_worker(&self) -> Option<&'static WorkerThread> {
+        WorkerThread::current().filter(|worker| ptr::eq(worker.registry(), self.registry()))
+    }
+
     /// Runs the body: counted as one task, with this scope as the current
     /// one, and waits for every task. Returns the body's result; the first
     /// panic (of the body or of a task) is returned as `Err`.
@@ -220,7 +225,7 @@ impl ScopeCore {
                     // once it goes idle, they would make it run unrelated
                     // jobs on top of its stack (unboundedly deep, when those
                     // open scopes of their own) before it saw the end.
-                    if ptr::eq(worker.spare.get().core, self) {
+                    if worker.spare.get().is_for(self) {
                         return_spare(worker);
                     }
                     self.wg.count() == 0
@@ -257,7 +262,7 @@ impl ScopeCore {
         S: Sync,
         F: FnOnce(&S) + Send,
     {
-        let worker = WorkerThread::current().filter(|w| ptr::eq(w.registry(), self.registry()));
+        let worker = self.pool_worker();
         let guard = TaskGuard::new(self, worker);
         let target = SendPtr(target);
         let task = move || {
@@ -397,6 +402,12 @@ impl Spare {
         core: ptr::null(),
         units: 0,
     };
+
+    /// Whether these are units of `core` (and there are any).
+    #[inline]
+    fn is_for(self, core: *const ScopeCore) -> bool {
+        self.units != 0 && ptr::eq(self.core, core)
+    }
 }
 
 /// Returns `worker`'s spare units to their scope.
@@ -424,7 +435,7 @@ pub(crate) fn return_spare_here() {
 #[inline]
 fn keep_spare_only_for(worker: &WorkerThread, core: *const ScopeCore) {
     let spare = worker.spare.get();
-    if spare.units != 0 && spare.core != core {
+    if spare.units != 0 && !spare.is_for(core) {
         return_spare(worker);
     }
 }
@@ -497,18 +508,16 @@ impl TaskGuard {
     #[inline]
     fn new(core: &ScopeCore, worker: Option<&WorkerThread>) -> Self {
         let guard = match worker {
-            Some(worker) => match worker.spare.get() {
-                spare if spare.units != 0 && ptr::eq(spare.core, core) => {
-                    worker.spare.set(Spare {
-                        units: spare.units - 1,
-                        ..spare
-                    });
-                    // SAFETY: the unit was spare, and now it is this guard's.
-                    unsafe { core.wg.revive() }
-                }
-                _ => core.wg.add(),
-            },
-            None => core.wg.add(),
+            Some(worker) if worker.spare.get().is_for(core) => {
+                let spare = worker.spare.get();
+                worker.spare.set(Spare {
+                    units: spare.units - 1,
+                    ..spare
+                });
+                // SAFETY: the unit was spare, and now it is this guard's.
+                unsafe { core.wg.revive() }
+            }
+            _ => core.wg.add(),
         };
         // SAFETY: the scope waits for this guard before it returns, so the
         // borrow it erases is in fact alive for as long as the guard.
@@ -534,9 +543,7 @@ impl Drop for TaskGuard {
         // SAFETY: taken once, here; `self.guard` is not used again.
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
         // SAFETY: the guard's unit keeps the scope alive.
-        let registry = unsafe { (*self.core).registry() };
-        let current = WorkerThread::current().filter(|w| ptr::eq(w.registry(), registry));
-        let Some(worker) = current else {
+        let Some(worker) = (unsafe { (*self.core).pool_worker() }) else {
             // A task that never ran, dropped where it was spawned (only if
             // queueing it panicked). A thread that is not one of the pool's
             // workers spawns only while the body runs (it borrows the
@@ -546,7 +553,7 @@ impl Drop for TaskGuard {
             return guard.done();
         };
         let spare = worker.spare.get();
-        let units = if spare.units != 0 && spare.core == self.core {
+        let units = if spare.is_for(self.core) {
             spare.units
         } else {
             return_spare(worker);

@@ -29,6 +29,10 @@ impl Sleep {
     pub fn notify_all(&self) {
         self.0.notify_all()
     }
+    /// See `pool::sleep::Sleep::sleepers`.
+    pub fn sleepers(&self) -> usize {
+        self.0.sleepers()
+    }
 }
 
 /// A scope task's `done`, as run when its worker-owned scope ends.

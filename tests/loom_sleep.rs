@@ -100,3 +100,39 @@ fn one_job_two_sleepers_then_terminate() {
         assert_eq!(ran.load(Ordering::Relaxed), 1);
     });
 }
+
+/// One worker that sleeps twice against a waker per sleep: the first
+/// waker's unpark must not land on the second sleep. (It did when the
+/// waker moved the slot to `NOTIFIED` before taking the parking lot's lock:
+/// the worker saw `NOTIFIED`, returned, slept again, and the late unpark
+/// woke that second sleep while its slot still read `SLEEPING`.)
+#[test]
+fn a_late_unpark_never_wakes_the_next_sleep() {
+    loom::model(|| {
+        let sleep = Arc::new(Sleep::new(1));
+        let first = Arc::new(AtomicBool::new(false));
+        let second = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (sleep, first, second) =
+                (Arc::clone(&sleep), Arc::clone(&first), Arc::clone(&second));
+            thread::spawn(move || {
+                while !first.load(Ordering::Acquire) {
+                    sleep.sleep(0, || first.load(Ordering::Relaxed));
+                }
+                while !second.load(Ordering::Acquire) {
+                    sleep.sleep(0, || second.load(Ordering::Relaxed));
+                }
+            })
+        };
+        first.swap(true, Ordering::Release);
+        sleep.notify_one();
+        second.swap(true, Ordering::Release);
+        sleep.notify_one();
+        worker.join().unwrap();
+        assert_eq!(
+            sleep.sleepers(),
+            0,
+            "a worker that woke is still counted as asleep"
+        );
+    });
+}

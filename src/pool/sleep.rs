@@ -11,14 +11,18 @@
 //!  slot = SLEEPING; sleepers += 1         publish work / set condition
 //!  fence(SeqCst)                          fence(SeqCst)
 //!  look for work / condition              sleepers > 0 ? / slot == SLEEPING ?
-//!  park while slot == SLEEPING            CAS slot SLEEPING -> NOTIFIED; unpark
+//!  park while slot == SLEEPING            under the slot's parking lock:
+//!                                           CAS slot SLEEPING -> NOTIFIED,
+//!                                           and unpark the worker if parked
 //! ```
 //!
 //! The two fences make this the store-buffer pattern: at least one side sees
 //! the other's write. Either the worker finds the work, or the waker finds
 //! the worker asleep and notifies it; the park re-checks the slot under the
 //! parking lot's lock, so a notification that lands before the park is not
-//! lost. The busy case, where nobody sleeps, costs the waker one fence and one
+//! lost. The notification itself (the move to `NOTIFIED` and the unpark) is
+//! one critical section of that lock, so an unpark is never late: it cannot
+//! miss the sleep it was meant for and land on the worker's next one. The busy case, where nobody sleeps, costs the waker one fence and one
 //! load.
 
 use crate::sync::parking::{self, Parked};
@@ -138,16 +142,26 @@ impl Sleep {
 
     fn try_notify(&self, index: usize) -> bool {
         let slot = &self.slots[index];
-        if slot
-            .state
-            .compare_exchange(SLEEPING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
-            return false;
+        // The move to `NOTIFIED` happens under the parking lot's lock for
+        // the slot, in the same critical section that takes a parked worker
+        // off the queue. Made outside it, the worker could see `NOTIFIED`,
+        // return, and park again before the unpark arrived, which would then
+        // wake that later sleep (its slot still `SLEEPING`, its wake-up not
+        // counted). Only this worker parks on its slot's key, so "all" is
+        // one thread at most.
+        let notified = std::cell::Cell::new(false);
+        parking::unpark_all(slot_key(slot), || {
+            let won = slot
+                .state
+                .compare_exchange(SLEEPING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
+                .is_ok();
+            notified.set(won);
+            won.then_some(0)
+        });
+        if notified.get() {
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
-        parking::unpark_one(slot_key(slot), 0);
-        true
+        notified.get()
     }
 
     /// How many workers look for work. A hint: stale as soon as it is read.

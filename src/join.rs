@@ -96,10 +96,19 @@ fn drop_payload_of<R>(result: thread::Result<R>) {
 }
 
 /// Both results, or the first side's panic (the left one if both panicked).
+/// The other side's payload is dropped before unwinding starts: its `Drop`
+/// may panic, which during unwinding would abort the process.
 fn combine<RA, RB>(a: thread::Result<RA>, b: thread::Result<RB>) -> (RA, RB) {
     match (a, b) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(payload), _) | (_, Err(payload)) => resume_unwind(payload),
+        (Err(payload), b) => {
+            drop_payload_of(b);
+            resume_unwind(payload)
+        }
+        (Ok(a), Err(payload)) => {
+            drop(a);
+            resume_unwind(payload)
+        }
     }
 }
 

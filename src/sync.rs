@@ -7,14 +7,14 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
@@ -110,7 +110,7 @@ pub(crate) mod parking {
     /// Why [`park`] returned.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub(crate) enum Parked {
-        /// Woken by [`unpark_all`] or [`unpark_one`], with the waker's token.
+        /// Woken by [`unpark_all`], with the waker's token.
         Unparked(usize),
         /// `validate` returned false: the thread never slept.
         Invalid,
@@ -177,13 +177,6 @@ pub(crate) mod parking {
                 )
             };
             result.unparked_threads
-        }
-
-        #[inline]
-        pub(crate) fn unpark_one(key: usize, token: usize) -> bool {
-            // SAFETY: as for `park`.
-            let result = unsafe { parking_lot_core::unpark_one(key, |_| UnparkToken(token)) };
-            result.unparked_threads != 0
         }
     }
 
@@ -256,7 +249,7 @@ pub(crate) mod parking {
             }
         }
 
-        fn unpark(key: usize, decide: impl FnOnce() -> Option<usize>, limit: usize) -> usize {
+        pub(crate) fn unpark_all(key: usize, decide: impl FnOnce() -> Option<usize>) -> usize {
             let mut parked = LOT.parked.lock().unwrap();
             let Some(token) = decide() else {
                 return 0;
@@ -266,7 +259,6 @@ pub(crate) mod parking {
                 .enumerate()
                 .filter(|(_, e)| e.key == key && e.token.is_none())
                 .map(|(i, _)| i)
-                .take(limit)
                 .collect();
             for &i in &chosen {
                 parked[i].token = Some(token);
@@ -274,14 +266,6 @@ pub(crate) mod parking {
             drop(parked);
             LOT.wakeup.notify_all();
             chosen.len()
-        }
-
-        pub(crate) fn unpark_all(key: usize, decide: impl FnOnce() -> Option<usize>) -> usize {
-            unpark(key, decide, usize::MAX)
-        }
-
-        pub(crate) fn unpark_one(key: usize, token: usize) -> bool {
-            unpark(key, || Some(token), 1) != 0
         }
     }
 
@@ -293,6 +277,4 @@ pub(crate) mod parking {
     /// before any thread is taken off the queue) returns the token to give
     /// them; wakes none if it returns `None`.
     pub(crate) use imp::unpark_all;
-    /// Wakes one thread parked on `key` with `token`; false when none was.
-    pub(crate) use imp::unpark_one;
 }

@@ -43,10 +43,11 @@ use std::time::Instant;
 
 use super::cancel::Cancellation;
 use super::limit::Limiter;
-use crate::job::{catch, drop_payload, HeapJob};
+use super::panics::Panics;
+use crate::job::{catch, HeapJob};
 use crate::pool::registry::{Registry, WorkerThread};
 use crate::pool::sleep::Sleep;
-use crate::sync::{Arc, AtomicPtr, AtomicUsize, CachePadded, Ordering};
+use crate::sync::{Arc, AtomicUsize, CachePadded, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
 /// How many times a thread outside the pool looks at its scope's count
@@ -116,11 +117,8 @@ pub(crate) struct ScopeCore {
     /// The owner's pool, when it is not the scope's pool.
     owner_registry: Option<Arc<Registry>>,
     cancellation: Cancellation,
-    /// The first panic of a task or of the body.
-    panic: AtomicPtr<Box<dyn Any + Send>>,
-    /// Panics of tasks with handles, re-raised at the end unless a `join`
-    /// took them first.
-    handle_panics: parking_lot::Mutex<Vec<super::handle::PanicSlot>>,
+    /// The panics of the body and the tasks, in the order they happened.
+    panics: Panics,
     /// Tasks dropped without running because the scope was cancelled.
     skipped: AtomicUsize,
     limiter: Option<Limiter>,
@@ -156,8 +154,7 @@ impl ScopeCore {
                         .map_or(ptr::null(), |parent| &parent.cancellation),
                 )
             },
-            panic: AtomicPtr::new(ptr::null_mut()),
-            handle_panics: parking_lot::Mutex::new(Vec::new()),
+            panics: Panics::default(),
             skipped: AtomicUsize::new(0),
             limiter: options.max_concurrency.map(Limiter::new),
         }
@@ -187,12 +184,7 @@ impl ScopeCore {
         };
         guard.done();
         self.wait();
-        for slot in std::mem::take(&mut *self.handle_panics.lock()) {
-            if let Some(payload) = slot.take() {
-                self.record_panic(payload);
-            }
-        }
-        match self.take_panic() {
+        match self.panics.take_first() {
             Some(payload) => Err(payload),
             None => Ok(value.expect("a scope body that panicked left no payload")),
         }
@@ -328,35 +320,11 @@ impl ScopeCore {
     }
 
     pub(crate) fn record_panic(&self, payload: Box<dyn Any + Send>) {
-        let boxed = Box::into_raw(Box::new(payload));
-        if self
-            .panic
-            .compare_exchange(ptr::null_mut(), boxed, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // Not the first: only the first panic is re-raised.
-            // SAFETY: `boxed` came from `Box::into_raw` just above.
-            drop_payload(*unsafe { Box::from_raw(boxed) });
-        }
+        self.panics.record(payload);
     }
 
     pub(crate) fn add_handle_panic(&self, slot: super::handle::PanicSlot) {
-        self.handle_panics.lock().push(slot);
-    }
-
-    fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
-        let boxed = self.panic.swap(ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: non-null values come from `record_panic`'s `Box::into_raw`,
-        // and the swap makes us the only owner.
-        (!boxed.is_null()).then(|| *unsafe { Box::from_raw(boxed) })
-    }
-}
-
-impl Drop for ScopeCore {
-    fn drop(&mut self) {
-        if let Some(payload) = self.take_panic() {
-            drop_payload(payload);
-        }
+        self.panics.record_handle(slot);
     }
 }
 

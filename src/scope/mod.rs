@@ -6,6 +6,7 @@ mod cancel;
 mod core;
 mod handle;
 mod limit;
+mod panics;
 pub(crate) mod try_scope;
 
 use std::fmt;

@@ -3,7 +3,8 @@
 use std::sync::OnceLock;
 
 use crate::error::BuildError;
-use crate::pool::registry::{Registry, WorkerThread};
+use crate::pool::registry::Registry;
+use crate::pool::worker::WorkerThread;
 use crate::ThreadPool;
 
 static GLOBAL: OnceLock<ThreadPool> = OnceLock::new();

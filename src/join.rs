@@ -14,10 +14,11 @@
 use std::panic::resume_unwind;
 use std::thread;
 
-use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
-use crate::pool::registry::WorkerThread;
+use crate::job::{catch, drop_payload, JobRef};
 use crate::pool::sleep::Sleep;
+use crate::pool::worker::WorkerThread;
 use crate::scope::return_spare;
+use crate::stack_job::{Completion, StackJob};
 use crate::sync::{AtomicBool, Ordering};
 
 /// The outermost `join`s of a job (a task, an `install`ed closure...)

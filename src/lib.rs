@@ -77,13 +77,16 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod context;
 mod error;
 mod global;
 mod job;
 mod join;
+mod lend;
 mod pool;
 mod scope;
 mod slots;
+mod stack_job;
 mod sync;
 mod waitgroup;
 
@@ -96,7 +99,7 @@ pub use pool::ThreadPool;
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
 pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};
 
-use pool::registry::WorkerThread;
+use pool::worker::WorkerThread;
 
 /// Internals exposed to the loom model checks in `tests/loom_*.rs` only.
 #[cfg(loom)]

@@ -15,7 +15,11 @@ impl Sleep {
     }
     /// See `pool::sleep::Sleep::sleep`.
     pub fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
-        self.0.sleep(index, should_wake)
+        self.0.sleep(index, sleep::Sleeper::Any, should_wake)
+    }
+    /// See `pool::sleep::Sleep::sleep` with `Sleeper::Targeted`.
+    pub fn sleep_targeted(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+        self.0.sleep(index, sleep::Sleeper::Targeted, should_wake)
     }
     /// See `pool::sleep::Sleep::notify_one`.
     pub fn notify_one(&self) {
@@ -55,7 +59,7 @@ pub fn finish_tasks(guards: Vec<WaitGuard<'_>>, owner: usize, sleep: &Sleep) {
 
 /// The completion protocol shared by a task and its `TaskHandle`.
 pub fn result_channel<T: Send>() -> (ResultJoiner<T>, ResultSender<T>) {
-    let (state, guard) = crate::scope::HandleState::new();
+    let (state, guard) = crate::scope::HandleState::new(false);
     (
         ResultJoiner(crate::sync::Arc::clone(&state)),
         ResultSender { guard, state },
@@ -136,7 +140,7 @@ pub fn join_handoff<T: Send>(
     sleep: &Sleep,
     give_away: impl FnOnce(StolenJob),
 ) -> T {
-    let job = crate::job::StackJob::new(make, crate::join::WorkerFlag::new(owner, &sleep.0));
+    let job = crate::stack_job::StackJob::new(make, crate::join::WorkerFlag::new(owner, &sleep.0));
     // SAFETY: `job` stays in this frame until its flag is set.
     give_away(StolenJob(unsafe { job.as_job_ref() }));
     while !job.completion().is_set() {
@@ -162,12 +166,17 @@ impl Limiter {
         }
         // SAFETY: the job is never executed; its address is its id.
         let job = unsafe { crate::job::JobRef::new(id as *const (), never) };
-        self.0.submit(job, |job| launch(job.addr()));
+        self.0.submit(job, id, |job, _| launch(job.addr()));
+    }
+
+    /// Takes queued job `id` out of the queue for a lender, as `join` does.
+    pub fn take_queued(&self, id: usize) -> bool {
+        self.0.take_queued(id).is_some()
     }
 
     /// A launched job ended; `launch` receives the ids to start.
     pub fn finished(&self, launch: impl Fn(usize)) {
-        self.0.finished(|job| launch(job.addr()));
+        self.0.finished(|job, _| launch(job.addr()));
     }
 }
 

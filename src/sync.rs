@@ -19,37 +19,33 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+/// A mutex that loom sees: parking_lot's outside loom, loom's under it.
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(
+    #[cfg(not(loom))] parking_lot::Mutex<T>,
+    #[cfg(loom)] loom::sync::Mutex<T>,
+);
+
 #[cfg(not(loom))]
-pub(crate) use crossbeam_deque::{Injector, Steal};
-
-#[cfg(loom)]
-pub(crate) use crossbeam_deque::Steal;
-
-/// Under loom, a multi-producer multi-consumer queue with the API of
-/// crossbeam's `Injector`, built on loom's mutex so the model sees it.
-#[cfg(loom)]
-#[derive(Debug)]
-pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
-
-#[cfg(loom)]
-impl<T> Injector<T> {
-    pub(crate) fn new() -> Self {
-        Self(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(parking_lot::Mutex::new(value))
     }
 
-    pub(crate) fn push(&self, value: T) {
-        self.0.lock().unwrap().push_back(value);
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.0.lock()
+    }
+}
+
+#[cfg(loom)]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(loom::sync::Mutex::new(value))
     }
 
-    pub(crate) fn steal(&self) -> Steal<T> {
-        match self.0.lock().unwrap().pop_front() {
-            Some(value) => Steal::Success(value),
-            None => Steal::Empty,
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.lock().unwrap().is_empty()
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap()
     }
 }
 

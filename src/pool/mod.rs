@@ -5,6 +5,7 @@ pub(crate) mod builder;
 mod frames;
 pub(crate) mod registry;
 pub(crate) mod sleep;
+pub(crate) mod worker;
 
 use std::fmt;
 
@@ -12,7 +13,8 @@ use crate::job::{catch, HeapJob};
 use crate::scope::{Scope, ScopeBuilder, TryScope};
 use crate::sync::Arc;
 use builder::ThreadPoolBuilder;
-use registry::{Registry, WorkerThread};
+use registry::Registry;
+use worker::WorkerThread;
 
 /// A work-stealing thread pool.
 ///

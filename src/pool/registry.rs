@@ -1,4 +1,4 @@
-//! The registry: a pool's queues, its sleeping workers, and the worker loop.
+//! The registry: a pool's queues, its sleep state and its threads.
 //!
 //! Each worker owns a LIFO deque; other workers steal from its far end.
 //! Work submitted from outside the pool goes to one shared injector. A worker
@@ -6,19 +6,18 @@
 //! starting at a random victim.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::ptr;
 use std::thread::JoinHandle;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_deque::{Injector, Stealer, Worker};
 
 use super::builder::Handlers;
-use super::frames::Frames;
 use super::sleep::Sleep;
+use super::worker::{main_loop, WorkerThread};
 use crate::error::BuildError;
-use crate::job::{catch, drop_payload, Completion, JobRef, StackJob};
-use crate::scope::{return_spare, with_context, Context, Spare};
-use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
+use crate::job::{catch, drop_payload, JobRef};
+use crate::stack_job::{Completion, StackJob};
+use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
 /// How many times an idle worker looks for work before it goes to sleep,
@@ -42,13 +41,13 @@ fn spin_rounds() -> u32 {
 }
 
 pub(crate) struct Registry {
-    injector: Injector<JobRef>,
-    stealers: Box<[Stealer<JobRef>]>,
+    pub(super) injector: Injector<JobRef>,
+    pub(super) stealers: Box<[Stealer<JobRef>]>,
     pub(crate) sleep: Sleep,
     terminating: AtomicBool,
     /// See [`spin_rounds`].
-    spin_rounds: u32,
-    handlers: Handlers,
+    pub(super) spin_rounds: u32,
+    pub(super) handlers: Handlers,
     threads: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -126,7 +125,7 @@ impl Registry {
 
     /// Whether any queue holds a job. Stale as soon as it returns; the sleep
     /// protocol is what makes acting on it safe.
-    fn has_work(&self) -> bool {
+    pub(super) fn has_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
@@ -265,244 +264,10 @@ impl Completion for CrossFlag {
     }
 }
 
-/// The state of a worker thread, reachable from its own thread only.
-pub(crate) struct WorkerThread {
-    deque: Worker<JobRef>,
-    /// The second halves of the `join`s running on this thread.
-    frames: Frames,
-    /// Units of a scope's count kept between that scope's tasks.
-    pub(crate) spare: Cell<Spare>,
-    index: usize,
-    registry: Arc<Registry>,
-    rng: Cell<u64>,
-}
-
-thread_local! {
-    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
-}
-
-impl WorkerThread {
-    /// The worker running on this thread, if any.
-    #[inline]
-    pub(crate) fn current() -> Option<&'static WorkerThread> {
-        let current = CURRENT.with(Cell::get);
-        // SAFETY: `CURRENT` is set only while `main_loop`'s `WorkerThread`
-        // lives, and only this thread reads it; every caller is a job or a
-        // wait that `main_loop` is running, so it is still alive.
-        unsafe { current.as_ref() }
-    }
-
-    pub(crate) fn index(&self) -> usize {
-        self.index
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    pub(crate) fn registry_arc(&self) -> Arc<Registry> {
-        Arc::clone(&self.registry)
-    }
-
-    #[inline]
-    pub(crate) fn push(&self, job: JobRef) {
-        self.deque.push(job);
-        self.registry.sleep.notify_one();
-    }
-
-    /// Registers `job`, the second half of a `join`, as this thread's
-    /// innermost frame. Returns its depth, for [`pop_frame`](Self::pop_frame),
-    /// and how many frames of the current job enclose it.
-    #[inline]
-    pub(crate) fn push_frame(&self, job: JobRef) -> (usize, usize) {
-        self.frames.push(job)
-    }
-
-    /// Removes the innermost frame, which is `depth`. Returns whether it had
-    /// been published: if not, nobody else can run it.
-    #[inline]
-    pub(crate) fn pop_frame(&self, depth: usize) -> bool {
-        self.frames.pop(depth)
-    }
-
-    /// Pushes the outermost unpublished frame on the deque if another worker
-    /// is looking for work.
-    #[inline]
-    pub(crate) fn publish_if_wanted(&self) {
-        if self.registry.sleep.idle() != 0 {
-            self.publish_oldest();
-        }
-    }
-
-    /// Pushes the outermost unpublished frame, if any, on the deque.
-    pub(crate) fn publish_oldest(&self) -> bool {
-        match self.frames.publish_oldest() {
-            Some(job) => {
-                self.push(job);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Runs a job taken out of a deque. It may be unrelated to whatever
-    /// this thread is in the middle of: it gets no scope context, and its
-    /// `join`s count their depth from its start.
-    ///
-    /// # Safety
-    ///
-    /// A job taken out of a deque is executed once.
-    #[inline]
-    pub(crate) unsafe fn execute(&self, job: JobRef) {
-        let saved = self.frames.start_job();
-        // SAFETY: forwarded to the caller. A job catches its own panics.
-        with_context(Context::NONE, || unsafe { job.execute() });
-        self.frames.end_job(saved);
-    }
-
-    /// Pops from the top of this worker's own deque.
-    #[inline]
-    pub(crate) fn pop_local(&self) -> Option<JobRef> {
-        self.deque.pop()
-    }
-
-    fn find_work(&self) -> Option<JobRef> {
-        self.deque
-            .pop()
-            .or_else(|| self.steal_injected())
-            .or_else(|| self.steal_from_others())
-    }
-
-    fn steal_injected(&self) -> Option<JobRef> {
-        loop {
-            match self.registry.injector.steal_batch_and_pop(&self.deque) {
-                Steal::Success(job) => return Some(job),
-                Steal::Empty => return None,
-                Steal::Retry => spin_hint(),
-            }
-        }
-    }
-
-    fn steal_from_others(&self) -> Option<JobRef> {
-        let stealers = &self.registry.stealers;
-        let n = stealers.len();
-        if n <= 1 {
-            return None;
-        }
-        let start = self.next_random() as usize % n;
-        loop {
-            let mut retry = false;
-            for victim in (start..n).chain(0..start) {
-                if victim == self.index {
-                    continue;
-                }
-                match stealers[victim].steal() {
-                    Steal::Success(job) => return Some(job),
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-            }
-            if !retry {
-                return None;
-            }
-            spin_hint();
-        }
-    }
-
-    /// xorshift64*: cheap and good enough to spread thieves over victims.
-    fn next_random(&self) -> u64 {
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Runs jobs until `done()` holds, sleeping when there are none. This is
-    /// how a worker waits (for a scope, a `join`, or the end of the pool)
-    /// without ever blocking work it could run, so nested waits and pools of
-    /// one thread cannot deadlock. Whoever makes `done()` true must then call
-    /// `Sleep::notify_worker(self.index())`.
-    pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
-        // The `join` frames this thread waits in are work nobody else can
-        // see, and the jobs it is about to run may block: show them first.
-        while self.publish_oldest() {}
-        let mut idle_rounds = 0;
-        let mut idle = false;
-        while !done() {
-            if let Some(job) = self.find_work() {
-                if idle {
-                    idle = false;
-                    self.registry.sleep.set_busy();
-                }
-                idle_rounds = 0;
-                // SAFETY: a job taken out of a deque is executed once.
-                unsafe { self.execute(job) };
-                continue;
-            }
-            if !idle {
-                idle = true;
-                // An idle thread holds no scope open.
-                return_spare(self);
-                self.registry.sleep.set_idle();
-            }
-            let spin_rounds = self.registry.spin_rounds;
-            if idle_rounds < spin_rounds {
-                idle_rounds += 1;
-                if idle_rounds <= spin_rounds / 2 {
-                    spin_hint();
-                } else {
-                    std::thread::yield_now();
-                }
-                continue;
-            }
-            self.registry
-                .sleep
-                .sleep(self.index, || done() || self.registry.has_work());
-            idle_rounds = 0;
-        }
-        if idle {
-            self.registry.sleep.set_busy();
-        }
-        // Back to what this thread was doing, which may not be a task of
-        // the scope whose units it kept while waiting, and may block.
-        return_spare(self);
-    }
-}
-
-fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
-    let worker = WorkerThread {
-        deque,
-        frames: Frames::new(),
-        spare: Cell::new(Spare::NONE),
-        index,
-        registry,
-        rng: Cell::new(
-            0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd),
-        ),
-    };
-    CURRENT.with(|current| current.set(&worker));
-    let registry = &*worker.registry;
-
-    registry.run_thread_handler("start_handler", &registry.handlers.start, index);
-
-    worker.wait_until(|| registry.terminating());
-    // Finish whatever is still queued; other workers finish their own.
-    while let Some(job) = worker.find_work() {
-        // SAFETY: a job taken out of a deque is executed once.
-        unsafe { worker.execute(job) };
-    }
-    return_spare(&worker);
-
-    registry.run_thread_handler("exit_handler", &registry.handlers.exit, index);
-    CURRENT.with(|current| current.set(ptr::null()));
-}
-
 impl Registry {
     /// Runs a start or exit handler on worker `index`; a panic in it is
     /// reported on stderr and the worker carries on.
-    fn run_thread_handler(
+    pub(super) fn run_thread_handler(
         &self,
         which: &str,
         handler: &Option<Box<dyn Fn(usize) + Send + Sync>>,

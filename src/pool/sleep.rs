@@ -1,8 +1,11 @@
 //! Sleeping and waking workers.
 //!
-//! Each worker has a slot: `AWAKE`, `SLEEPING` or `NOTIFIED`. A worker with
-//! nothing to do announces itself (slot `SLEEPING`, `sleepers + 1`), looks
-//! for work one last time, and parks on its slot's address. A thread that
+//! Each worker has a slot: `AWAKE`, `SLEEPING`, `WAITING` or `NOTIFIED`. A
+//! worker with nothing to do announces itself (slot `SLEEPING`,
+//! `sleepers + 1`), looks for work one last time, and parks on its slot's
+//! address. A worker that waits for one thing and may not take other jobs
+//! announces itself as `WAITING` instead: it is not counted in `sleepers`,
+//! and only a targeted wake-up ([`Sleep::notify_worker`]) moves it. A thread that
 //! publishes work, or that makes a particular worker's wait condition true,
 //! then moves a `SLEEPING` slot to `NOTIFIED` and unparks it.
 //!
@@ -31,6 +34,21 @@ use crate::sync::{fence, AtomicU32, AtomicUsize, CachePadded, Ordering};
 const AWAKE: u32 = 0;
 const SLEEPING: u32 = 1;
 const NOTIFIED: u32 = 2;
+/// Asleep, to be woken only by [`Sleep::notify_worker`]: the worker waits
+/// for one thing and cannot take just any job (see [`Sleeper::Targeted`]).
+const WAITING: u32 = 3;
+
+/// Who may wake a sleeping worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sleeper {
+    /// Anyone who publishes work ([`Sleep::notify_one`]), or whoever makes
+    /// the worker's condition true ([`Sleep::notify_worker`]).
+    Any,
+    /// Only whoever makes the worker's condition true: the worker may not
+    /// run the jobs that others publish, so waking it for one would lose
+    /// that wake-up for the workers that can. Not counted in `sleepers`.
+    Targeted,
+}
 
 /// One worker's sleep state; alone on its cache line, since wakers write it
 /// from other cores.
@@ -65,21 +83,30 @@ impl Sleep {
 
     /// Puts worker `index` to sleep unless `should_wake` holds once it has
     /// announced itself. `should_wake` must cover everything a waker may
-    /// publish before calling [`notify_one`](Self::notify_one) or
-    /// [`notify_worker`](Self::notify_worker) for this worker.
-    pub(crate) fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+    /// publish before calling [`notify_one`](Self::notify_one) (for an
+    /// [`Sleeper::Any`]) or [`notify_worker`](Self::notify_worker) for this
+    /// worker.
+    pub(crate) fn sleep(&self, index: usize, sleeper: Sleeper, should_wake: impl FnOnce() -> bool) {
         let slot = &self.slots[index];
-        slot.state.store(SLEEPING, Ordering::Relaxed);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let asleep = match sleeper {
+            Sleeper::Any => SLEEPING,
+            Sleeper::Targeted => WAITING,
+        };
+        slot.state.store(asleep, Ordering::Relaxed);
+        if sleeper == Sleeper::Any {
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+        }
         fence(Ordering::SeqCst);
 
         if should_wake() {
             if slot
                 .state
-                .compare_exchange(SLEEPING, AWAKE, Ordering::Relaxed, Ordering::Acquire)
+                .compare_exchange(asleep, AWAKE, Ordering::Relaxed, Ordering::Acquire)
                 .is_ok()
             {
-                self.sleepers.fetch_sub(1, Ordering::Relaxed);
+                if sleeper == Sleeper::Any {
+                    self.sleepers.fetch_sub(1, Ordering::Relaxed);
+                }
             } else {
                 // A waker got here first and took us off `sleepers`.
                 slot.state.store(AWAKE, Ordering::Relaxed);
@@ -92,7 +119,7 @@ impl Sleep {
         // would look, find nothing, and sleep through it.
         let parked = parking::park(
             slot_key(slot),
-            || slot.state.load(Ordering::Acquire) == SLEEPING,
+            || slot.state.load(Ordering::Acquire) == asleep,
             || {},
             None,
         );
@@ -116,7 +143,7 @@ impl Sleep {
     #[cold]
     fn notify_one_cold(&self) {
         for index in 0..self.slots.len() {
-            if self.try_notify(index) {
+            if self.try_notify(index, SLEEPING) {
                 return;
             }
         }
@@ -127,20 +154,26 @@ impl Sleep {
     #[inline]
     pub(crate) fn notify_worker(&self, index: usize) {
         fence(Ordering::SeqCst);
-        if self.slots[index].state.load(Ordering::Relaxed) == SLEEPING {
-            self.try_notify(index);
-        }
+        match self.slots[index].state.load(Ordering::Relaxed) {
+            SLEEPING => self.try_notify(index, SLEEPING),
+            WAITING => self.try_notify(index, WAITING),
+            _ => false,
+        };
     }
 
     /// Wakes every sleeping worker (termination).
     pub(crate) fn notify_all(&self) {
         fence(Ordering::SeqCst);
         for index in 0..self.slots.len() {
-            self.try_notify(index);
+            if !self.try_notify(index, SLEEPING) {
+                self.try_notify(index, WAITING);
+            }
         }
     }
 
-    fn try_notify(&self, index: usize) -> bool {
+    /// Moves worker `index` from `asleep` (`SLEEPING` or `WAITING`) to
+    /// `NOTIFIED` and unparks it; false if it was not in that state.
+    fn try_notify(&self, index: usize, asleep: u32) -> bool {
         let slot = &self.slots[index];
         // The move to `NOTIFIED` happens under the parking lot's lock for
         // the slot, in the same critical section that takes a parked worker
@@ -153,12 +186,12 @@ impl Sleep {
         parking::unpark_all(slot_key(slot), || {
             let won = slot
                 .state
-                .compare_exchange(SLEEPING, NOTIFIED, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange(asleep, NOTIFIED, Ordering::Release, Ordering::Relaxed)
                 .is_ok();
             notified.set(won);
             won.then_some(0)
         });
-        if notified.get() {
+        if notified.get() && asleep == SLEEPING {
             self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }
         notified.get()

@@ -22,8 +22,8 @@
 //! and both outlive the scope.
 //!
 //! A finished task's unit does not always go back at once: the worker may
-//! keep it as spare for its next spawn into the same scope (see [`Spare`]
-//! for when it must give it back).
+//! keep it as spare for its next spawn into the same scope (see
+//! [`Spare`](super::spare::Spare) for when it must give it back).
 //!
 //! # Cancellation
 //!
@@ -33,71 +33,42 @@
 //! opened there records it as its parent and counts as cancelled when the
 //! parent is: no registration, no list of children. Work done on behalf of
 //! a task elsewhere (`join`'s stolen half, an `install`ed closure) carries
-//! the context along; unrelated jobs that a waiting worker runs get none.
+//! the context along; unrelated jobs that a waiting worker runs get none
+//! (see `crate::context`).
+//!
+//! # Lending a slot
+//!
+//! With a concurrency limit, a task that waits for a queued sibling lends
+//! it its slot (see `limit`). A task can also wait for such a sibling
+//! through others: tasks of a scope it opened, the half of a `join` that
+//! another worker stole, a closure it `install`ed on another pool. Its
+//! slot is idle while it waits for them, so they may ask for the sibling
+//! to be run on it: each running task of a limited scope hosts a
+//! [`LendHost`] on its stack, reachable from the contexts of everything
+//! that runs on its behalf, and serves the requests there itself while it
+//! waits, one at a time, so the slot is never lent twice.
 
 use std::any::Any;
-use std::cell::Cell;
-use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use super::cancel::Cancellation;
+use super::handle::{self, TaskHandle};
 use super::limit::Limiter;
 use super::panics::Panics;
-use crate::job::{catch, HeapJob};
-use crate::pool::registry::{Registry, WorkerThread};
+use super::spare::{keep_spare_only_for, return_spare, TaskGuard};
+use crate::context::{self, Context};
+use crate::job::{catch, HeapJob, JobRef};
+use crate::lend::LendHost;
+use crate::pool::registry::Registry;
 use crate::pool::sleep::Sleep;
+use crate::pool::worker::{Wait, WorkerThread};
 use crate::sync::{Arc, AtomicUsize, CachePadded, Ordering};
-use crate::waitgroup::{WaitGroup, WaitGuard};
+use crate::waitgroup::WaitGroup;
 
 /// How many times a thread outside the pool looks at its scope's count
 /// before it parks: half spin hints, half yields.
 const EXTERNAL_SPIN_ROUNDS: u32 = 64;
-
-thread_local! {
-    /// The scope whose task or body is running on this thread.
-    static CURRENT: Cell<*const ScopeCore> = const { Cell::new(ptr::null()) };
-}
-
-/// The scope whose task (or body) is running: a scope opened in it becomes
-/// its child. Work that runs on behalf of a task elsewhere (the stolen half
-/// of a `join`, an `install`ed closure) carries the task's context along;
-/// unrelated work that a waiting worker picks up runs with none.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Context(*const ScopeCore);
-
-/// Low bit of a context pointer: set when a task (not the body) of the
-/// scope is running. A `ScopeCore` is 128-aligned, so the bit is free.
-const TASK_TAG: usize = 1;
-
-// SAFETY: a context is only dereferenced (as a parent) by code that runs on
-// behalf of the task it names, which waits for that code to finish.
-unsafe impl Send for Context {}
-
-impl Context {
-    /// No scope: the context of a worker's main loop and of unrelated jobs.
-    pub(crate) const NONE: Context = Context(ptr::null());
-}
-
-/// The current thread's context.
-#[inline]
-pub(crate) fn current_context() -> Context {
-    Context(CURRENT.with(Cell::get))
-}
-
-/// Runs `f` with `context` as the thread's context, restoring the previous
-/// one afterwards, also if `f` unwinds.
-#[inline]
-pub(crate) fn with_context<R>(context: Context, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const ScopeCore);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.with(|current| current.set(self.0));
-        }
-    }
-    let _restore = Restore(CURRENT.with(|current| current.replace(context.0)));
-    f()
-}
 
 /// What a scope is created with, besides its pool.
 #[derive(Debug, Default, Clone, Copy)]
@@ -116,6 +87,8 @@ pub(crate) struct ScopeCore {
     owner: Option<usize>,
     /// The owner's pool, when it is not the scope's pool.
     owner_registry: Option<Arc<Registry>>,
+    /// The context the scope was opened in: its parent.
+    parent: Context,
     cancellation: Cancellation,
     /// The panics of the body and the tasks, in the order they happened.
     panics: Panics,
@@ -137,21 +110,21 @@ impl ScopeCore {
         let owner_registry = worker
             .filter(|worker| !ptr::eq(worker.registry(), registry))
             .map(WorkerThread::registry_arc);
+        let parent = context::current();
+        // SAFETY: the scope whose task or body is running here outlives
+        // this one: that task waits for this scope to end.
+        let parent_core = unsafe { (parent.scope() as *const ScopeCore).as_ref() };
         Self {
             wg: CachePadded(WaitGroup::new()),
             registry: NonNull::from(registry),
             owner,
             owner_registry,
-            // SAFETY: the scope whose task or body is running here outlives
-            // this one: that task waits for this scope to end.
+            parent,
+            // SAFETY: as above.
             cancellation: unsafe {
                 Cancellation::new(
                     options.deadline,
-                    CURRENT
-                        .with(Cell::get)
-                        .map_addr(|addr| addr & !TASK_TAG)
-                        .as_ref()
-                        .map_or(ptr::null(), |parent| &parent.cancellation),
+                    parent_core.map_or(ptr::null(), |parent| &parent.cancellation),
                 )
             },
             panics: Panics::default(),
@@ -165,8 +138,16 @@ impl ScopeCore {
         unsafe { self.registry.as_ref() }
     }
 
+    pub(super) fn wg(&self) -> &WaitGroup {
+        &self.wg
+    }
+
+    pub(super) fn owner_registry(&self) -> Option<&Arc<Registry>> {
+        self.owner_registry.as_ref()
+    }
+
     /// The current thread, if it is a worker of this scope's pool.
-    fn pool_worker(&self) -> Option<&'static WorkerThread> {
+    pub(super) fn pool_worker(&self) -> Option<&'static WorkerThread> {
         WorkerThread::current().filter(|worker| ptr::eq(worker.registry(), self.registry()))
     }
 
@@ -190,38 +171,29 @@ impl ScopeCore {
         }
     }
 
+    /// The context of this scope's body, or of one of its tasks (`handle`
+    /// if it has one; holding the slot of the limit hosted at `host`, if
+    /// not null).
+    fn context(&self, handle: bool, host: *const LendHost) -> Context {
+        let handle = handle || self.parent.in_handle_subtree();
+        let host = if host.is_null() {
+            self.parent.host()
+        } else {
+            host
+        };
+        Context::new(self as *const ScopeCore as *const (), handle, host)
+    }
+
     /// Runs the body `f` with this scope as the thread's current scope.
     fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
-        with_context(Context(self), f)
-    }
-
-    /// Runs a task `f` of this scope with it as the current scope, marked
-    /// as a task (see `current_task_is_of`).
-    fn enter_task<T>(&self, f: impl FnOnce() -> T) -> T {
-        let tagged = (self as *const ScopeCore).map_addr(|addr| addr | TASK_TAG);
-        with_context(Context(tagged), f)
-    }
-
-    /// Whether the code running on this thread is a task of this scope (as
-    /// opposed to its body, or anything else).
-    pub(crate) fn current_task_is_of(&self) -> bool {
-        current_context().0 == (self as *const ScopeCore).map_addr(|addr| addr | TASK_TAG)
+        context::with(self.context(false, ptr::null()), f)
     }
 
     fn wait(&self) {
         match self.owner {
             Some(_) => {
                 let worker = WorkerThread::current().expect("scope owner left its worker");
-                worker.wait_until(|| {
-                    // Units this thread keeps spare count too. Returned only
-                    // once it goes idle, they would make it run unrelated
-                    // jobs on top of its stack (unboundedly deep, when those
-                    // open scopes of their own) before it saw the end.
-                    if worker.spare.get().is_for(self) {
-                        return_spare(worker);
-                    }
-                    self.wg.count() == 0
-                });
+                worker.wait_for(&OwnerWait { core: self, worker });
             }
             None => {
                 // Short scopes end within microseconds: look a few times
@@ -261,32 +233,140 @@ impl ScopeCore {
             // SAFETY: `guard` keeps the scope, and so `target`, alive until
             // it is dropped at the end of this closure.
             let (core, target) = unsafe { (guard.core(), target.get()) };
-            if let Some(worker) = WorkerThread::current() {
-                keep_spare_only_for(worker, core);
-            }
-            if core.is_cancelled() {
-                core.skipped.fetch_add(1, Ordering::Relaxed);
-                // Dropped, never run; its captures may still panic on drop.
-                if let Err(payload) = catch(|| drop(f)) {
-                    core.record_panic(payload);
-                }
-            } else if let Err(payload) = core.enter_task(|| catch(|| f(target))) {
-                core.record_panic(payload);
-            }
-            if let Some(limiter) = &core.limiter {
-                limiter.finished(|job| core.registry().push(job));
-            }
+            core.run_task(target, f, false);
+            core.task_ended();
             drop(guard);
         };
         // SAFETY: forwarded to the caller; the scope waits for `guard`.
         let job = unsafe { HeapJob::into_job_ref(task) };
+        self.queue(job, 0, worker);
+    }
+
+    /// Queues `f(target, sender)` as a task of this scope, whose handle's
+    /// `join` may run it in place if it has not started: the task is kept in
+    /// the handle's state, and its queued job runs it only if `join` did not
+    /// get there first.
+    ///
+    /// # Safety
+    ///
+    /// As for [`spawn`](Self::spawn).
+    #[track_caller]
+    pub(crate) unsafe fn spawn_with_handle<'scope, S, T, F>(
+        &self,
+        target: &S,
+        f: F,
+    ) -> TaskHandle<'scope, T>
+    where
+        S: Sync,
+        T: Send,
+        F: FnOnce(&S, handle::Sender<T>) + Send,
+    {
+        let worker = self.pool_worker();
+        let (handle, sender) = handle::channel(self, self.limiter.is_some());
+        let state = handle.state();
+        // Two units: one for the task, wherever it runs, and one for its
+        // queued job, which touches the scope (the limiter) after the task
+        // may have been run by `join` and its unit dropped.
+        let task_guard = TaskGuard::new(self, worker);
+        let job_guard = TaskGuard::new(self, worker);
+        let target = SendPtr(target);
+        let run = move || {
+            // SAFETY: `task_guard` keeps the scope, and so `target`, alive
+            // until it is dropped at the end of this closure.
+            let (core, target) = unsafe { (task_guard.core(), target.get()) };
+            core.run_task(target, |target| f(target, sender), true);
+            drop(task_guard);
+        };
+        // SAFETY: the task borrows only what outlives the scope (forwarded
+        // to the caller), and the scope waits for `task_guard`, which the
+        // task holds until it has run.
+        unsafe { state.set_task(run) };
+        let queued_state = Arc::clone(state);
+        let job = move || {
+            // SAFETY: as in `spawn`, with `job_guard`.
+            let core = unsafe { job_guard.core() };
+            queued_state.run_if_unclaimed();
+            // Before the scope's unit: the state may hold the value, which
+            // may borrow what the scope protects.
+            drop(queued_state);
+            core.task_ended();
+            drop(job_guard);
+        };
+        // SAFETY: forwarded to the caller; the scope waits for `job_guard`.
+        let job = unsafe { HeapJob::into_job_ref(job) };
+        self.queue(job, handle::tag(state), worker);
+        handle
+    }
+
+    /// Hands a new task's job to the pool, through the limiter if any.
+    fn queue(&self, job: JobRef, tag: usize, worker: Option<&WorkerThread>) {
         let push = |job| match worker {
             Some(worker) => worker.push(job),
             None => self.registry().inject(job),
         };
         match &self.limiter {
-            Some(limiter) => limiter.submit(job, push),
+            Some(limiter) => limiter.submit(job, tag, |job, tag| {
+                // SAFETY: the tag names the state of a task that is queued,
+                // whose job holds that state alive.
+                unsafe { handle::mark_launched(tag) };
+                push(job)
+            }),
             None => push(job),
+        }
+    }
+
+    /// Runs task `f(target)` of this scope here, as a task (the thread's
+    /// context names it), unless the scope was cancelled: then `f` is
+    /// dropped without running. A panic is recorded.
+    fn run_task<S, F>(&self, target: &S, f: F, handle: bool)
+    where
+        F: FnOnce(&S),
+    {
+        let worker = WorkerThread::current();
+        if let Some(worker) = worker {
+            keep_spare_only_for(worker, self);
+        }
+        if self.is_cancelled() {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            // Dropped, never run; its captures may still panic on drop.
+            if let Err(payload) = catch(|| drop(f)) {
+                self.record_panic(payload);
+            }
+            return;
+        }
+        // A task of a limited scope holds a slot: host requests for it.
+        let host = match (&self.limiter, worker) {
+            // SAFETY: `take_queued` and `wake` only need this scope and
+            // the worker's pool, which outlive the task, hence the host.
+            (Some(_), Some(worker)) => Some(unsafe {
+                LendHost::new(
+                    self as *const ScopeCore as *const (),
+                    take_queued,
+                    (worker.id(), worker.index()),
+                    wake_worker,
+                    &worker.registry().sleep as *const Sleep as *const (),
+                    self.parent.host(),
+                )
+            }),
+            _ => None,
+        };
+        let host = host
+            .as_ref()
+            .map_or(ptr::null(), |host| host as *const LendHost);
+        let context = self.context(handle, host);
+        if let Err(payload) = context::with(context, || catch(|| f(target))) {
+            self.record_panic(payload);
+        }
+    }
+
+    /// A task's job has ended: its slot of the limit, if any, goes on.
+    fn task_ended(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.finished(|job, tag| {
+                // SAFETY: as in `queue`.
+                unsafe { handle::mark_launched(tag) };
+                self.registry().push(job)
+            });
         }
     }
 
@@ -315,16 +395,89 @@ impl ScopeCore {
         self.owner
     }
 
-    pub(crate) fn limiter(&self) -> Option<&Limiter> {
-        self.limiter.as_ref()
-    }
-
     pub(crate) fn record_panic(&self, payload: Box<dyn Any + Send>) {
         self.panics.record(payload);
     }
 
-    pub(crate) fn add_handle_panic(&self, slot: super::handle::PanicSlot) {
+    pub(crate) fn add_handle_panic(&self, slot: handle::PanicSlot) {
         self.panics.record_handle(slot);
+    }
+}
+
+/// `LendHost::take` for a limited scope.
+///
+/// # Safety
+///
+/// `scope` is a live `ScopeCore` with a limit.
+unsafe fn take_queued(scope: *const (), tag: usize) -> Option<JobRef> {
+    // SAFETY: forwarded to the caller.
+    let core = unsafe { &*(scope as *const ScopeCore) };
+    core.limiter.as_ref()?.take_queued(tag)
+}
+
+/// `LendHost::wake`: a targeted wake-up of worker `index` of the pool
+/// whose sleep state is `sleep`.
+///
+/// # Safety
+///
+/// `sleep` is a live `Sleep`.
+unsafe fn wake_worker(sleep: *const (), index: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { (*(sleep as *const Sleep)).notify_worker(index) };
+}
+
+/// Lends a slot of the limited scope `target` to its queued task tagged
+/// `tag`, which the current thread is about to wait for, if some task of
+/// `target` that this code runs on behalf of holds one: on that task's own
+/// thread the queued task runs right here; elsewhere that task, blocked in
+/// a wait, is asked to run it (see "Lending a slot"). Returns the host
+/// asked, from which the request must be withdrawn once the wait is over.
+///
+/// `target` is only compared, never dereferenced: the handle that named it
+/// may have outlived it.
+pub(crate) fn lend_slot(
+    target: *const ScopeCore,
+    tag: usize,
+    worker: Option<&WorkerThread>,
+) -> Option<&'static LendHost> {
+    // SAFETY: the current context's hosts are those of tasks that wait
+    // for the code running here.
+    let host = unsafe { LendHost::find(context::current().host(), target as *const ()) }?;
+    match worker {
+        Some(worker) if host.is_owned_by(worker.id()) => {
+            if let Some(job) = host.take(tag) {
+                // SAFETY: a job taken out of a queue is executed once.
+                unsafe { worker.execute(job) };
+            }
+            None
+        }
+        _ => {
+            host.request(tag);
+            Some(host)
+        }
+    }
+}
+
+/// How a worker that owns a scope waits for it.
+struct OwnerWait<'a> {
+    core: &'a ScopeCore,
+    worker: &'a WorkerThread,
+}
+
+impl Wait for OwnerWait<'_> {
+    fn is_done(&self) -> bool {
+        self.core.wg.count() == 0
+    }
+
+    fn own_job(&self) -> Option<JobRef> {
+        // Units this thread keeps spare count too. Returned only once it
+        // goes idle, they would make it run unrelated jobs on top of its
+        // stack (unboundedly deep, when those open scopes of their own)
+        // before it saw the end.
+        if self.worker.spare.get().is_for(self.core) {
+            return_spare(self.worker);
+        }
+        None
     }
 }
 
@@ -341,196 +494,5 @@ impl<S> SendPtr<S> {
     unsafe fn get(&self) -> &S {
         // SAFETY: forwarded to the caller.
         unsafe { &*self.0 }
-    }
-}
-
-/// Units of one scope's count that a worker holds on to between tasks.
-///
-/// Each task's end is a `done` on its scope's count and each spawn an
-/// `add`; when every worker hits the same count, those two RMWs are half
-/// the cost of a small task. So a worker does not return a finished task's
-/// unit at once: it keeps it as *spare* while it goes on running tasks of
-/// the same scope, and a spawn into that scope on this worker takes a spare
-/// unit instead of adding one. The count may read high, never low, so the
-/// scope cannot end early. It cannot end late either, because the spare
-/// goes back (one `done` for all of it) before the worker runs anything but
-/// a task of that scope, before it goes idle, before a worker that owns the
-/// scope looks at its count, and when a wait in which it ran such tasks
-/// ends (the waiting code need not be a task of that scope, and may block):
-/// a thread holds spare units only while it runs, or is about to look for,
-/// a task of their scope.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Spare {
-    core: *const ScopeCore,
-    units: u32,
-}
-
-impl Spare {
-    pub(crate) const NONE: Spare = Spare {
-        core: ptr::null(),
-        units: 0,
-    };
-
-    /// Whether these are units of `core` (and there are any).
-    #[inline]
-    fn is_for(self, core: *const ScopeCore) -> bool {
-        self.units != 0 && ptr::eq(self.core, core)
-    }
-}
-
-/// Returns `worker`'s spare units to their scope.
-pub(crate) fn return_spare(worker: &WorkerThread) {
-    let spare = worker.spare.replace(Spare::NONE);
-    if spare.units != 0 {
-        // SAFETY: the units are counted in the scope, which they keep alive
-        // until this returns them.
-        unsafe { release(spare.core, spare.units) };
-    }
-}
-
-/// Before a job that is not a scope task starts (it could block, or wait
-/// for anything): the current worker's spare units go back.
-#[inline]
-pub(crate) fn return_spare_here() {
-    if let Some(worker) = WorkerThread::current() {
-        if worker.spare.get().units != 0 {
-            return_spare(worker);
-        }
-    }
-}
-
-/// Before a task of `core` starts: spare units of any other scope go back.
-#[inline]
-fn keep_spare_only_for(worker: &WorkerThread, core: *const ScopeCore) {
-    let spare = worker.spare.get();
-    if spare.units != 0 && !spare.is_for(core) {
-        return_spare(worker);
-    }
-}
-
-/// Returns `units` of `core`'s count; the one that brings it to zero wakes
-/// the scope's owner if it is a worker.
-///
-/// # Safety
-///
-/// The caller owns `units` counted units of the live scope `core`, and
-/// runs on a worker of the scope's pool (only workers keep spare units).
-unsafe fn release(core: *const ScopeCore, units: u32) {
-    // SAFETY: the units keep the scope alive up to the `done` below; the
-    // scope may be freed as soon as the count is zero, so everything the
-    // wake-up needs is read first.
-    let (wg, owner) = unsafe { (&(*core).wg.0 as *const WaitGroup, (*core).owner) };
-    let Some(owner) = owner else {
-        // SAFETY: forwarded.
-        unsafe { WaitGroup::done_many(wg, units) };
-        return;
-    };
-    // SAFETY: as above.
-    match unsafe { &(*core).owner_registry } {
-        // The owner works for another pool: hold it alive past the done.
-        // SAFETY: forwarded.
-        Some(registry) => unsafe { release_units(wg, units, owner, &Arc::clone(registry).sleep) },
-        // The owner works for the scope's pool, whose workers run this
-        // scope's tasks (and hold its units): the pool outlives the done.
-        None => {
-            // SAFETY: as above; the reference outlives the scope.
-            let registry: *const Registry = unsafe { (*core).registry() };
-            // SAFETY: units are forwarded; only workers hold spare units
-            // (task ends run on workers), and this thread, a worker of
-            // `registry`, keeps it alive.
-            unsafe { release_units(wg, units, owner, &(*registry).sleep) }
-        }
-    }
-}
-
-/// `units` done on the count `wg` of a scope owned by worker `owner`: the
-/// last one wakes the owner. The scope may be freed as soon as the count is
-/// zero, so only `owner` and `sleep` (the registry's, which outlives the
-/// scope) are used after it.
-///
-/// # Safety
-///
-/// The caller owns `units` counted units of the live group `wg` (guards it
-/// forgot), which this consumes.
-pub(crate) unsafe fn release_units(wg: *const WaitGroup, units: u32, owner: usize, sleep: &Sleep) {
-    // SAFETY: forwarded to the caller.
-    if unsafe { WaitGroup::done_many(wg, units) } {
-        sleep.notify_worker(owner);
-    }
-}
-
-/// A task's unit of its scope's count, from a spawn to the task's end.
-struct TaskGuard {
-    guard: ManuallyDrop<WaitGuard<'static>>,
-    core: *const ScopeCore,
-}
-
-// SAFETY: the guard is `Send`, and `core` is only read while the guard keeps
-// the scope alive.
-unsafe impl Send for TaskGuard {}
-
-impl TaskGuard {
-    /// A unit for a new task: spare from `worker` (the current thread, if
-    /// it is a worker of the scope's pool), or a fresh `add`.
-    #[track_caller]
-    #[inline]
-    fn new(core: &ScopeCore, worker: Option<&WorkerThread>) -> Self {
-        let guard = match worker {
-            Some(worker) if worker.spare.get().is_for(core) => {
-                let spare = worker.spare.get();
-                worker.spare.set(Spare {
-                    units: spare.units - 1,
-                    ..spare
-                });
-                // SAFETY: the unit was spare, and now it is this guard's.
-                unsafe { core.wg.revive() }
-            }
-            _ => core.wg.add(),
-        };
-        // SAFETY: the scope waits for this guard before it returns, so the
-        // borrow it erases is in fact alive for as long as the guard.
-        let guard = unsafe { std::mem::transmute::<WaitGuard<'_>, WaitGuard<'static>>(guard) };
-        Self {
-            guard: ManuallyDrop::new(guard),
-            core,
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Not after the guard is dropped (it is what keeps the scope alive).
-    unsafe fn core(&self) -> &ScopeCore {
-        // SAFETY: forwarded to the caller.
-        unsafe { &*self.core }
-    }
-}
-
-impl Drop for TaskGuard {
-    /// The task's end: its unit becomes the worker's spare.
-    fn drop(&mut self) {
-        // SAFETY: taken once, here; `self.guard` is not used again.
-        let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
-        // SAFETY: the guard's unit keeps the scope alive.
-        let Some(worker) = (unsafe { (*self.core).pool_worker() }) else {
-            // A task that never ran, dropped where it was spawned (only if
-            // queueing it panicked). A thread that is not one of the pool's
-            // workers spawns only while the body runs (it borrows the
-            // scope, and is not one of its tasks), and the body's
-            // own unit keeps the count above zero: a plain done, which
-            // cannot be the last and so wakes nobody, is enough.
-            return guard.done();
-        };
-        let spare = worker.spare.get();
-        let units = if spare.is_for(self.core) {
-            spare.units
-        } else {
-            return_spare(worker);
-            0
-        };
-        guard.forget();
-        worker.spare.set(Spare {
-            core: self.core,
-            units: units + 1,
-        });
     }
 }

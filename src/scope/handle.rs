@@ -3,8 +3,17 @@
 //! The handle and its task share a small heap state: a one-guard
 //! [`WaitGroup`] that the task's sender marks done once the outcome is
 //! written, and the index of a worker waiting in `join`, which the sender
-//! wakes. A `join` on a worker of the scope's pool runs other jobs while it
-//! waits; anywhere else it blocks on the group.
+//! wakes.
+//!
+//! The state also holds the task itself, and whoever *claims* it first runs
+//! it: the task's queued job, or a `join` on a worker of the task's pool
+//! that finds it not started. So a task that joins a queued sibling runs it
+//! in place rather than waiting for a worker to get to it (which, when the
+//! joiner's own wait may not run other jobs, could be never). The queued
+//! job of a task run by `join` finds it claimed and does nothing. In a
+//! scope with a concurrency limit, a task still in the limit's queue holds
+//! no slot: `join` runs it only on a slot lent to it (see `core`), and
+//! claims it otherwise only once it has left the queue with a slot.
 //!
 //! A panic in a task with a handle belongs to the handle. So that it is not
 //! lost when nobody joins, the scope also keeps it, and re-raises it at its
@@ -16,10 +25,12 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr;
 
-use super::core::ScopeCore;
+use super::core::{lend_slot, ScopeCore};
+use super::spare::return_spare;
 use crate::error::JoinError;
-use crate::pool::registry::{Registry, WorkerThread};
-use crate::sync::{fence, Arc, AtomicUsize, Ordering, UnsafeCell};
+use crate::pool::registry::Registry;
+use crate::pool::worker::WorkerThread;
+use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Mutex, Ordering, UnsafeCell};
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
 /// A panic payload shared by a handle and its scope; whoever takes it first
@@ -45,9 +56,22 @@ pub(crate) enum Outcome<T> {
     Failed,
 }
 
-/// What a handle and its task share: the protocol of completion.
-#[derive(Debug)]
+/// The task of a handle, type-erased, as its scope queued it.
+type Task = Box<dyn FnOnce() + Send>;
+
+/// What a handle and its task share: the task itself, and the protocol of
+/// completion.
 pub(crate) struct State<T> {
+    /// Whether the task has left its scope's limiter queue with a slot
+    /// (from the start, without a limit). Its address is the task's tag in
+    /// that queue: see [`tag`].
+    launched: AtomicBool,
+    /// Set by whoever runs the task: its queued job, or `join`.
+    claimed: AtomicBool,
+    /// The task, until it is claimed.
+    task: UnsafeCell<Option<Task>>,
+    /// Whether the task's scope has a concurrency limit.
+    limited: bool,
     finished: WaitGroup,
     /// Written by the sender before `finished` reaches zero, read by `join`
     /// after; `None` then means the task was cancelled.
@@ -56,27 +80,90 @@ pub(crate) struct State<T> {
     joiner: AtomicUsize,
     /// The joiner's pool, when it is not the task's: held here so that it
     /// outlives the wake-up, which comes after the joiner may have returned.
-    joiner_pool: parking_lot::Mutex<Option<Arc<Registry>>>,
+    joiner_pool: Mutex<Option<Arc<Registry>>>,
 }
 
-// SAFETY: `outcome` is written once by the sender and read once by `join`,
-// ordered by `finished`; `T: Send` is all that crosses threads.
+impl<T> fmt::Debug for State<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("claimed", &self.claimed.load(Ordering::Relaxed))
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `task` is taken once, by whoever wins `claimed`; `outcome` is
+// written once by the sender and read once by `join`, ordered by
+// `finished`; `T: Send` is all that crosses threads.
 unsafe impl<T: Send> Sync for State<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for State<T> {}
+
+/// The tag of `state`'s task in its scope's limiter queue: an address no
+/// other live task shares while `state` is alive.
+pub(crate) fn tag<T>(state: &State<T>) -> usize {
+    &state.launched as *const AtomicBool as usize
+}
+
+/// Notes that the task tagged `tag` (or none, for 0) has left its scope's
+/// limiter queue with a slot.
+///
+/// # Safety
+///
+/// A non-zero `tag` is the tag of a live state.
+pub(crate) unsafe fn mark_launched(tag: usize) {
+    if tag != 0 {
+        // SAFETY: forwarded to the caller; `launched` is an atomic.
+        unsafe { (*(tag as *const AtomicBool)).store(true, Ordering::Release) };
+    }
+}
 
 impl<T> State<T> {
     /// A state whose task is outstanding, and the guard that finishes it.
-    pub(crate) fn new() -> (Arc<Self>, WaitGuard<'static>) {
+    pub(crate) fn new(limited: bool) -> (Arc<Self>, WaitGuard<'static>) {
         let state = Arc::new(State {
+            launched: AtomicBool::new(!limited),
+            claimed: AtomicBool::new(false),
+            task: UnsafeCell::new(None),
+            limited,
             finished: WaitGroup::new(),
             outcome: UnsafeCell::new(None),
             joiner: AtomicUsize::new(0),
-            joiner_pool: parking_lot::Mutex::new(None),
+            joiner_pool: Mutex::new(None),
         });
         let guard = state.finished.add();
         // SAFETY: whoever holds the guard also holds an `Arc` of the state
         // and drops the guard first (see `Sender`).
         let guard = unsafe { std::mem::transmute::<WaitGuard<'_>, WaitGuard<'static>>(guard) };
         (state, guard)
+    }
+
+    /// Stores the task, before it is queued.
+    ///
+    /// # Safety
+    ///
+    /// Called once, before the state is shared. What `task` borrows
+    /// outlives its run: the task holds a unit of its scope's count until
+    /// it has run (or been dropped unrun).
+    pub(crate) unsafe fn set_task<'a>(&self, task: impl FnOnce() + Send + 'a) {
+        let task: Box<dyn FnOnce() + Send + 'a> = Box::new(task);
+        // SAFETY: the lifetime is erased; the caller keeps what it borrows
+        // alive while it can run.
+        let task = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Task>(task) };
+        // SAFETY: not shared yet (forwarded to the caller).
+        self.task.with_mut(|slot| unsafe { *slot = Some(task) });
+    }
+
+    /// Runs the task here unless someone claimed it first. Returns whether
+    /// it ran here.
+    pub(crate) fn run_if_unclaimed(&self) -> bool {
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        // SAFETY: we won the claim: nobody else touches `task`.
+        let task = self.task.with_mut(|slot| unsafe { (*slot).take() });
+        task.expect("a handle's task is stored before it is queued")();
+        true
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -147,19 +234,26 @@ impl<T> State<T> {
 #[must_use = "dropping a TaskHandle detaches it; call `join` to get the result"]
 pub struct TaskHandle<'scope, T> {
     state: Arc<State<T>>,
+    /// The task's pool; only compared, never dereferenced: the handle may
+    /// outlive it.
     registry: *const Registry,
-    /// The task's scope; only used while the task is unfinished.
+    /// The task's scope; never dereferenced unless the current thread runs
+    /// inside it (see `lend_slot`): the handle may outlive it.
     core: *const ScopeCore,
     _scope: PhantomData<&'scope ()>,
 }
 
-// SAFETY: the handle only moves a `T: Send` out of the shared state, and
-// dereferences `registry` only while the task, hence its scope, is alive.
+// SAFETY: the handle only moves a `T: Send` out of the shared state; its
+// pointers are compared, not dereferenced (see the fields).
 unsafe impl<T: Send> Send for TaskHandle<'_, T> {}
 // SAFETY: `&TaskHandle` only reads an atomic count.
 unsafe impl<T: Send> Sync for TaskHandle<'_, T> {}
 
 impl<T> TaskHandle<'_, T> {
+    pub(crate) fn state(&self) -> &Arc<State<T>> {
+        &self.state
+    }
+
     /// Whether the task has finished (run to the end, panicked, or been
     /// skipped because its scope was cancelled). `join` will not wait.
     pub fn is_finished(&self) -> bool {
@@ -168,9 +262,15 @@ impl<T> TaskHandle<'_, T> {
 
     /// Waits for the task and returns its value.
     ///
-    /// On a worker of any pool, `join` runs that pool's queued jobs while it
-    /// waits, so it is safe even on a pool of one thread; elsewhere it
-    /// blocks.
+    /// On a worker of the task's pool, a task that has not started yet runs
+    /// right here, inside `join` (in a scope with a concurrency limit, only
+    /// if the caller can lend it a slot, or once it has one). Otherwise a
+    /// worker of any pool runs that pool's queued jobs while it waits (only
+    /// the jobs its own task queued, when that task has a handle itself:
+    /// see the book's chapter on internals), and any other thread blocks.
+    /// So a join cannot deadlock as long as no task waits, through handles
+    /// and scopes, for itself: not on a pool of one thread, nor across
+    /// pools.
     ///
     /// # Errors
     ///
@@ -189,39 +289,21 @@ impl<T> TaskHandle<'_, T> {
     /// }); // the panic was taken by `join`: the scope does not re-raise it
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        // A task of a scope with a concurrency limit holds a slot; if the
-        // task it joins waits in the scope's queue behind it, it lends its
-        // slot and runs queued tasks itself.
-        while !self.is_finished() {
-            // SAFETY: the task is unfinished, so its scope is alive.
-            let core = unsafe { &*self.core };
-            let lent = match core.limiter() {
-                Some(limiter) if core.current_task_is_of() => limiter.take_lent(),
-                _ => None,
-            };
-            match lent {
-                // SAFETY: a job taken out of the scope's queue runs once.
-                Some(job) => unsafe { job.execute() },
-                None => break,
+        let mut asked = None;
+        if !self.is_finished() {
+            let worker = WorkerThread::current();
+            if self.state.limited {
+                asked = lend_slot(self.core, tag(&self.state), worker);
+            }
+            if let Some(worker) = worker.filter(|w| ptr::eq(w.registry(), self.registry)) {
+                self.run_here(worker);
             }
         }
         if !self.is_finished() {
-            // SAFETY: the task is not finished, so its scope and the pool
-            // it runs on are alive.
-            let registry = unsafe { &*self.registry };
-            match WorkerThread::current() {
-                // A worker, of this pool or another, runs its own pool's
-                // jobs while it waits (so pools that wait on each other
-                // cannot deadlock), and is woken through its own pool.
-                Some(worker) => {
-                    if !ptr::eq(worker.registry(), registry) {
-                        *self.state.joiner_pool.lock() = Some(worker.registry_arc());
-                    }
-                    self.state
-                        .wait_as_worker(worker.index(), |done| worker.wait_until(done))
-                }
-                None => self.state.wait_blocking(),
-            }
+            self.wait();
+        }
+        if let Some(host) = asked {
+            host.withdraw(tag(&self.state));
         }
         // SAFETY: the task has finished, and `join` consumes the handle.
         match unsafe { self.state.take() } {
@@ -233,6 +315,35 @@ impl<T> TaskHandle<'_, T> {
             }
             Some(Outcome::Failed) => Err(JoinError::failed()),
             None => Err(JoinError::cancelled()),
+        }
+    }
+
+    /// On a worker of the task's pool: runs the task here if it has not
+    /// started and holds a slot of its scope's limit, if any.
+    fn run_here(&self, worker: &WorkerThread) {
+        if !self.is_finished() && self.state.launched.load(Ordering::Acquire) {
+            worker.as_new_job(|| self.state.run_if_unclaimed());
+        }
+        // The task's units of its scope's count, kept spare by this worker,
+        // go back: what follows here is not a task of that scope, and may
+        // block.
+        return_spare(worker);
+    }
+
+    /// Waits for the task to finish elsewhere.
+    fn wait(&self) {
+        match WorkerThread::current() {
+            // A worker, of this pool or another, runs its own pool's jobs
+            // while it waits (so pools that wait on each other cannot
+            // deadlock), and is woken through its own pool.
+            Some(worker) => {
+                if !ptr::eq(worker.registry(), self.registry) {
+                    *self.state.joiner_pool.lock() = Some(worker.registry_arc());
+                }
+                self.state
+                    .wait_as_worker(worker.index(), |done| worker.wait_until(done))
+            }
+            None => self.state.wait_blocking(),
         }
     }
 }
@@ -257,9 +368,13 @@ pub(crate) struct Sender<T> {
 // guard keeps the scope alive (the sender is dropped before it).
 unsafe impl<T: Send> Send for Sender<T> {}
 
-/// A handle and its sender, for a task of `core`.
-pub(crate) fn channel<'scope, T>(core: &ScopeCore) -> (TaskHandle<'scope, T>, Sender<T>) {
-    let (state, guard) = State::new();
+/// A handle and its sender, for a task of `core` (`limited` if the scope
+/// has a concurrency limit).
+pub(crate) fn channel<'scope, T>(
+    core: &ScopeCore,
+    limited: bool,
+) -> (TaskHandle<'scope, T>, Sender<T>) {
+    let (state, guard) = State::new(limited);
     let sender = Sender {
         state: Arc::clone(&state),
         guard: ManuallyDrop::new(guard),

@@ -1,27 +1,39 @@
 //! A scope's concurrency limit: at most `max` of its tasks run at once; the
 //! rest wait in the scope's own queue, so spawning never blocks.
 //!
-//! ```text
-//!  spawner                          finishing task
-//!  queue.push(job)                  running -= 1
-//!  fence(SeqCst)                    fence(SeqCst)
-//!  queue empty? / running < max?    queue empty? / running < max?
-//! ```
+//! One lock guards the count of running tasks and the queue: a spawn either
+//! takes a free slot or queues; a task that ends hands its slot to the
+//! oldest queued task, or frees it. The lock is held only to move a job
+//! reference, never while a job runs, and only scopes with a limit pay
+//! for it.
 //!
-//! Both sides then *pump*: claim a slot (`running + 1` while below `max`),
-//! take a job from the queue and hand it to the pool; a pump that claims a
-//! slot but finds the queue empty gives the slot back and looks again. The
-//! fences make this the store-buffer pattern: a job pushed while every slot
-//! is taken is seen by the task that frees the next slot.
+//! A task that must wait for a queued sibling (through its handle) would
+//! wait forever once every slot is held by such a task, so it *lends* its
+//! slot: it takes exactly that sibling out of the queue and runs it itself
+//! ([`take_queued`](Limiter::take_queued)). Only that sibling: running
+//! another one on top of the waiting task could bury a task that the
+//! other one waits for.
+
+use std::collections::VecDeque;
 
 use crate::job::JobRef;
-use crate::sync::{fence, AtomicUsize, Injector, Ordering, Steal};
+use crate::sync::Mutex;
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
     max: usize,
-    running: AtomicUsize,
-    queue: Injector<JobRef>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Slots taken: tasks launched and not finished, plus tasks running on
+    /// a lent slot (their lender is blocked meanwhile).
+    running: usize,
+    /// Tasks waiting for a slot, oldest first, each with its tag: the
+    /// address of its handle's state (which the handle keeps alive, so no
+    /// other live task has the same tag), or 0 for a task without one.
+    queue: VecDeque<(JobRef, usize)>,
 }
 
 impl Limiter {
@@ -29,82 +41,50 @@ impl Limiter {
         assert!(max >= 1, "a scope's max_concurrency must be at least 1");
         Self {
             max,
-            running: AtomicUsize::new(0),
-            queue: Injector::new(),
+            state: Mutex::new(State {
+                running: 0,
+                queue: VecDeque::new(),
+            }),
         }
     }
 
     /// Queues a task of the scope; it starts (`launch`) when a slot is free.
-    pub(crate) fn submit(&self, job: JobRef, launch: impl Fn(JobRef)) {
-        self.queue.push(job);
-        self.pump(launch);
+    pub(crate) fn submit(&self, job: JobRef, tag: usize, launch: impl FnOnce(JobRef, usize)) {
+        let mut state = self.state.lock();
+        if state.running < self.max {
+            state.running += 1;
+            drop(state);
+            launch(job, tag);
+        } else {
+            state.queue.push_back((job, tag));
+        }
     }
 
-    /// A task of the scope has finished (run or skipped): free its slot.
-    pub(crate) fn finished(&self, launch: impl Fn(JobRef)) {
-        self.running.fetch_sub(1, Ordering::Relaxed);
-        self.pump(launch);
-    }
-
-    fn pump(&self, launch: impl Fn(JobRef)) {
-        loop {
-            fence(Ordering::SeqCst);
-            if self.queue.is_empty() || !self.claim_slot() {
-                return;
-            }
-            loop {
-                match self.queue.steal() {
-                    Steal::Success(job) => {
-                        launch(job);
-                        break;
-                    }
-                    Steal::Empty => {
-                        // Someone else took it: give the slot back and look
-                        // again, in case a job arrived while we held it.
-                        self.running.fetch_sub(1, Ordering::Relaxed);
-                        break;
-                    }
-                    Steal::Retry => crate::sync::spin_hint(),
-                }
+    /// A task of the scope has finished (run or skipped): its slot goes to
+    /// the oldest queued task, if any. `launch` gets each job with its tag.
+    pub(crate) fn finished(&self, launch: impl FnOnce(JobRef, usize)) {
+        let mut state = self.state.lock();
+        state.running -= 1;
+        if state.running < self.max {
+            if let Some((job, tag)) = state.queue.pop_front() {
+                state.running += 1;
+                drop(state);
+                launch(job, tag);
             }
         }
     }
 
-    /// Takes a queued task for a thread that holds one of the scope's slots
-    /// and is about to block on another task of the scope: it lends its
-    /// slot to the queued task and runs it itself. Without this, a task
-    /// joining a sibling that waits in the queue behind it would wait
-    /// forever once every slot is held by such a task.
-    pub(crate) fn take_lent(&self) -> Option<JobRef> {
-        loop {
-            match self.queue.steal() {
-                Steal::Success(job) => {
-                    // The job gives a slot back when it ends; the lender
-                    // stays blocked meanwhile, so at most `max` tasks run.
-                    self.running.fetch_add(1, Ordering::Relaxed);
-                    return Some(job);
-                }
-                Steal::Empty => return None,
-                Steal::Retry => crate::sync::spin_hint(),
-            }
-        }
-    }
-
-    fn claim_slot(&self) -> bool {
-        let mut running = self.running.load(Ordering::Relaxed);
-        loop {
-            if running >= self.max {
-                return false;
-            }
-            match self.running.compare_exchange_weak(
-                running,
-                running + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => running = actual,
-            }
-        }
+    /// Takes the queued task tagged `tag` out of the queue, for a thread
+    /// that lends it a slot and runs it. `None` if it is not queued (it has
+    /// started, or will soon: it left the queue with a slot).
+    pub(crate) fn take_queued(&self, tag: usize) -> Option<JobRef> {
+        debug_assert_ne!(tag, 0, "only tasks with handles can be lent a slot");
+        let mut state = self.state.lock();
+        let at = state.queue.iter().position(|&(_, t)| t == tag)?;
+        let (job, _) = state.queue.remove(at)?;
+        // The job gives a slot back when it ends, and its lender stays
+        // blocked meanwhile: at most `max` tasks run.
+        state.running += 1;
+        Some(job)
     }
 }

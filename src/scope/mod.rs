@@ -7,6 +7,7 @@ mod core;
 mod handle;
 mod limit;
 mod panics;
+mod spare;
 pub(crate) mod try_scope;
 
 use std::fmt;
@@ -16,17 +17,16 @@ use std::panic::resume_unwind;
 pub use builder::ScopeBuilder;
 #[cfg(loom)]
 pub(crate) use cancel::Cancellation;
-#[cfg(loom)]
-pub(crate) use core::release_units;
+pub(crate) use core::Options;
 use core::ScopeCore;
-pub(crate) use core::{
-    current_context, return_spare, return_spare_here, with_context, Context, Options, Spare,
-};
 pub use handle::TaskHandle;
 #[cfg(loom)]
 pub(crate) use handle::{Outcome, State as HandleState};
 #[cfg(loom)]
 pub(crate) use limit::Limiter;
+#[cfg(loom)]
+pub(crate) use spare::release_units;
+pub(crate) use spare::{return_spare, return_spare_here, Spare};
 pub use try_scope::TryScope;
 
 use crate::pool::registry::Registry;
@@ -130,13 +130,11 @@ impl<'scope> Scope<'scope> {
         F: FnOnce(&Scope<'scope>) -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (handle, sender) = handle::channel(&self.core);
-        let task = move |s: &Scope<'scope>| {
+        let task = move |s: &Scope<'scope>, sender: handle::Sender<T>| {
             sender.send(crate::job::catch(|| f(s)).map(Some));
         };
         // SAFETY: as in `spawn`.
-        unsafe { self.core.spawn(self, task) };
-        handle
+        unsafe { self.core.spawn_with_handle(self, task) }
     }
 
     /// Cancels the scope: tasks that have not started yet are dropped

@@ -130,8 +130,7 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
         F: FnOnce(&TryScope<'scope, E>) -> Result<T, E> + Send + 'scope,
         T: Send + 'scope,
     {
-        let (handle, sender) = handle::channel(self.core());
-        let task = move |s: &Self| {
+        let task = move |s: &Self, sender: handle::Sender<T>| {
             let result = catch(|| match f(s) {
                 Ok(value) => Some(value),
                 Err(error) => {
@@ -142,8 +141,7 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
             sender.send(result);
         };
         // SAFETY: as in `spawn`.
-        unsafe { self.core().spawn(self, task) };
-        handle
+        unsafe { self.core().spawn_with_handle(self, task) }
     }
 
     /// Cancels the scope, as [`Scope::cancel`]; the scope's result is still

@@ -211,3 +211,117 @@ impl Cancellation {
         self.0.is_cancelled()
     }
 }
+
+/// A lend host over a model queue of one task (named by its tag), whose
+/// owner is worker `owner` of `sleep`.
+#[derive(Debug)]
+pub struct LendHost {
+    host: crate::lend::LendHost,
+}
+
+/// The model queue: the tag of the one queued task, or 0 once taken.
+#[derive(Debug)]
+pub struct LendQueue(crate::sync::AtomicUsize);
+
+impl LendQueue {
+    /// A queue holding the task tagged `tag`.
+    pub fn new(tag: usize) -> Self {
+        Self(crate::sync::AtomicUsize::new(tag))
+    }
+}
+
+impl LendHost {
+    /// A host of a task running on worker `owner` of `sleep`, whose limit's
+    /// queue is `queue`.
+    ///
+    /// # Safety
+    ///
+    /// `queue` and `sleep` outlive the host.
+    pub unsafe fn new(queue: &LendQueue, owner: usize, sleep: &Sleep) -> Self {
+        unsafe fn take(queue: *const (), tag: usize) -> Option<crate::job::JobRef> {
+            fn never(_: *const ()) {
+                unreachable!("model jobs are never executed")
+            }
+            // SAFETY: the caller of `LendHost::new` keeps the queue alive.
+            let queue = unsafe { &*(queue as *const LendQueue) };
+            let taken = queue
+                .0
+                .compare_exchange(
+                    tag,
+                    0,
+                    crate::sync::Ordering::AcqRel,
+                    crate::sync::Ordering::Relaxed,
+                )
+                .is_ok();
+            // SAFETY: never executed; the address is the tag.
+            taken.then(|| unsafe { crate::job::JobRef::new(tag as *const (), never) })
+        }
+        unsafe fn wake(sleep: *const (), index: usize) {
+            // SAFETY: the caller of `LendHost::new` keeps the sleep state
+            // alive.
+            unsafe { (*(sleep as *const sleep::Sleep)).notify_worker(index) }
+        }
+        // SAFETY: forwarded to the caller.
+        let host = unsafe {
+            crate::lend::LendHost::new(
+                queue as *const LendQueue as *const (),
+                take,
+                (owner + 1, owner),
+                wake,
+                &sleep.0 as *const sleep::Sleep as *const (),
+                std::ptr::null(),
+            )
+        };
+        Self { host }
+    }
+
+    /// Requester side: asks the owner to run the task tagged `tag`.
+    pub fn request(&self, tag: usize) {
+        self.host.request(tag)
+    }
+
+    /// Requester side: the wait is over.
+    pub fn withdraw(&self, tag: usize) {
+        self.host.withdraw(tag)
+    }
+
+    /// Owner side: the tag of a requested task taken out of the queue.
+    pub fn next_lent(&self) -> Option<usize> {
+        self.host.next_lent().map(crate::job::JobRef::addr)
+    }
+
+    /// Owner side: whether a request may be pending.
+    pub fn is_requested(&self) -> bool {
+        self.host.is_requested()
+    }
+}
+
+/// A handle task's claim: `run` is called from two threads; the task runs
+/// once. Returns, per call, whether it ran the task there.
+#[derive(Debug)]
+pub struct Claim(crate::sync::Arc<crate::scope::HandleState<()>>);
+
+impl Claim {
+    /// A claimable task that adds one to `ran`.
+    pub fn new(ran: crate::sync::Arc<crate::sync::AtomicUsize>) -> Self {
+        let (state, guard) = crate::scope::HandleState::<()>::new(false);
+        // SAFETY: not shared yet; the task borrows nothing.
+        unsafe {
+            state.set_task(move || {
+                ran.fetch_add(1, crate::sync::Ordering::Relaxed);
+                drop(guard);
+            })
+        };
+        Self(state)
+    }
+
+    /// Runs the task here unless it was claimed.
+    pub fn run(&self) -> bool {
+        self.0.run_if_unclaimed()
+    }
+
+    /// Another reference to the same task.
+    pub fn share(&self) -> Self {
+        Self(crate::sync::Arc::clone(&self.0))
+    }
+}

@@ -53,6 +53,7 @@
 //!   cancels the rest and becomes the result (Go's errgroup).
 //! * [`ThreadPool::scope_builder`]: a deadline after which the scope counts
 //!   as cancelled, and a cap on how many of its tasks run at once.
+//! * [`ThreadPool::broadcast`] runs a closure once on every worker.
 //!
 //! # Bad input
 //!
@@ -91,6 +92,7 @@ mod waitgroup;
 mod book_tests;
 
 pub use error::{BuildError, DeadlineExceeded, JoinError};
+pub use pool::broadcast::BroadcastContext;
 pub use pool::builder::ThreadPoolBuilder;
 pub use pool::ThreadPool;
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};

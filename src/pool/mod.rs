@@ -1,6 +1,7 @@
 //! [`ThreadPool`]: a fixed set of worker threads that steal work from each
 //! other.
 
+pub(crate) mod broadcast;
 pub(crate) mod builder;
 mod frames;
 pub(crate) mod registry;

@@ -3,7 +3,8 @@
 //! Each worker owns a LIFO deque; other workers steal from its far end.
 //! Work submitted from outside the pool goes to one shared injector. A worker
 //! looks in its own deque, then the injector, then steals from the others,
-//! starting at a random victim.
+//! starting at a random victim; before all of them, it takes the broadcast
+//! shares addressed to it (see `broadcast`).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -44,6 +45,7 @@ fn spin_rounds() -> u32 {
 pub(crate) struct Registry {
     injector: Injector<JobRef>,
     stealers: Box<[Stealer<JobRef>]>,
+    pub(super) shares: super::broadcast::ShareQueues,
     pub(crate) sleep: Sleep,
     terminating: AtomicBool,
     /// See [`spin_rounds`].
@@ -73,6 +75,7 @@ impl Registry {
         let registry = Arc::new(Registry {
             injector: Injector::new(),
             stealers: deques.iter().map(Worker::stealer).collect(),
+            shares: super::broadcast::ShareQueues::new(num_threads),
             sleep: Sleep::new(num_threads),
             terminating: AtomicBool::new(false),
             spin_rounds: spin_rounds(),
@@ -366,11 +369,17 @@ impl WorkerThread {
         self.deque.pop()
     }
 
-    fn find_work(&self) -> Option<JobRef> {
-        self.deque
-            .pop()
+    pub(super) fn find_work(&self) -> Option<JobRef> {
+        self.take_share()
+            .or_else(|| self.deque.pop())
             .or_else(|| self.steal_injected())
             .or_else(|| self.steal_from_others())
+    }
+
+    /// Whether a queue that [`find_work`](Self::find_work) looks in holds a
+    /// job: what a sleeping worker re-checks after announcing itself.
+    fn has_work(&self) -> bool {
+        self.has_share() || self.registry.has_work()
     }
 
     fn steal_injected(&self) -> Option<JobRef> {
@@ -459,7 +468,7 @@ impl WorkerThread {
             }
             self.registry
                 .sleep
-                .sleep(self.index, || done() || self.registry.has_work());
+                .sleep(self.index, || done() || self.has_work());
             idle_rounds = 0;
         }
         if idle {

@@ -6,6 +6,7 @@ pub(crate) mod builder;
 mod frames;
 pub(crate) mod registry;
 pub(crate) mod sleep;
+pub(crate) mod yield_now;
 
 use std::fmt;
 

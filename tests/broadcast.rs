@@ -63,6 +63,30 @@ fn from_outside_every_worker_runs_one_share_in_index_order() {
 }
 
 #[test]
+fn all_shares_run_at_once_on_distinct_workers() {
+    watchdog(20, || {
+        for n in [1, 2, 4] {
+            let pool = pool(n);
+            // Every share waits for all the others: this only finishes if
+            // each worker runs its own share, at the same time.
+            let barrier = Barrier::new(n);
+            let outside = pool.broadcast(|ctx| {
+                barrier.wait();
+                ctx.index()
+            });
+            let inside = pool.install(|| {
+                pool.broadcast(|ctx| {
+                    barrier.wait();
+                    ctx.index()
+                })
+            });
+            assert_eq!(outside, (0..n).collect::<Vec<_>>());
+            assert_eq!(inside, outside);
+        }
+    });
+}
+
+#[test]
 fn from_inside_the_caller_runs_its_own_share() {
     watchdog(20, || {
         for n in [1, 2, 4] {

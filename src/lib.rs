@@ -53,6 +53,8 @@
 //!   cancels the rest and becomes the result (Go's errgroup).
 //! * [`ThreadPool::scope_builder`]: a deadline after which the scope counts
 //!   as cancelled, and a cap on how many of its tasks run at once.
+//! * [`ThreadPool::broadcast`] runs a closure once on every worker;
+//!   [`yield_now`] and [`yield_local`] let a long task run queued jobs.
 //!
 //! # Bad input
 //!
@@ -94,7 +96,9 @@ mod waitgroup;
 mod book_tests;
 
 pub use error::{BuildError, DeadlineExceeded, JoinError};
+pub use pool::broadcast::BroadcastContext;
 pub use pool::builder::ThreadPoolBuilder;
+pub use pool::yield_now::{yield_local, yield_now, Yield};
 pub use pool::ThreadPool;
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
 pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};

@@ -325,3 +325,35 @@ impl Claim {
         Self(crate::sync::Arc::clone(&self.0))
     }
 }
+
+/// Each worker's queue of broadcast shares (`pool::broadcast`), over jobs
+/// named by numbers.
+#[derive(Debug)]
+pub struct ShareQueues(crate::pool::broadcast::ShareQueues);
+
+impl ShareQueues {
+    /// Queues for `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        Self(crate::pool::broadcast::ShareQueues::new(workers))
+    }
+
+    /// Queues share `id` (not 0) for worker `index` and wakes it in `sleep`.
+    pub fn push(&self, index: usize, id: usize, sleep: &Sleep) {
+        fn never(_: *const ()) {
+            unreachable!("model jobs are never executed")
+        }
+        // SAFETY: the job is never executed; its address is its id.
+        let job = unsafe { crate::job::JobRef::new(id as *const (), never) };
+        self.0.push(index, job, &sleep.0);
+    }
+
+    /// The id of the oldest share queued for worker `index`.
+    pub fn take(&self, index: usize) -> Option<usize> {
+        self.0.take(index).map(crate::job::JobRef::addr)
+    }
+
+    /// See `pool::broadcast::ShareQueues::has_share`.
+    pub fn has_share(&self, index: usize) -> bool {
+        self.0.has_share(index)
+    }
+}

@@ -19,6 +19,40 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+#[cfg(not(loom))]
+pub(crate) use crossbeam_deque::{Injector, Steal};
+
+#[cfg(loom)]
+pub(crate) use crossbeam_deque::Steal;
+
+/// Under loom, a multi-producer multi-consumer queue with the API of
+/// crossbeam's `Injector`, built on loom's mutex so the model sees it.
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct Injector<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
+
+#[cfg(loom)]
+impl<T> Injector<T> {
+    pub(crate) fn new() -> Self {
+        Self(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+    }
+
+    pub(crate) fn push(&self, value: T) {
+        self.0.lock().unwrap().push_back(value);
+    }
+
+    pub(crate) fn steal(&self) -> Steal<T> {
+        match self.0.lock().unwrap().pop_front() {
+            Some(value) => Steal::Success(value),
+            None => Steal::Empty,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
+}
+
 /// A mutex that loom sees: parking_lot's outside loom, loom's under it.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T>(

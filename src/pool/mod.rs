@@ -1,11 +1,13 @@
 //! [`ThreadPool`]: a fixed set of worker threads that steal work from each
 //! other.
 
+pub(crate) mod broadcast;
 pub(crate) mod builder;
 mod frames;
 pub(crate) mod registry;
 pub(crate) mod sleep;
 pub(crate) mod worker;
+pub(crate) mod yield_now;
 
 use std::fmt;
 

@@ -3,7 +3,8 @@
 //! Each worker owns a LIFO deque; other workers steal from its far end.
 //! Work submitted from outside the pool goes to one shared injector. A worker
 //! looks in its own deque, then the injector, then steals from the others,
-//! starting at a random victim.
+//! starting at a random victim; before all of them, it takes the broadcast
+//! shares addressed to it (see `broadcast`).
 
 use std::any::Any;
 use std::ptr;
@@ -43,6 +44,7 @@ fn spin_rounds() -> u32 {
 pub(crate) struct Registry {
     pub(super) injector: Injector<JobRef>,
     pub(super) stealers: Box<[Stealer<JobRef>]>,
+    pub(super) shares: super::broadcast::ShareQueues,
     pub(crate) sleep: Sleep,
     terminating: AtomicBool,
     /// See [`spin_rounds`].
@@ -72,6 +74,7 @@ impl Registry {
         let registry = Arc::new(Registry {
             injector: Injector::new(),
             stealers: deques.iter().map(Worker::stealer).collect(),
+            shares: super::broadcast::ShareQueues::new(num_threads),
             sleep: Sleep::new(num_threads),
             terminating: AtomicBool::new(false),
             spin_rounds: spin_rounds(),

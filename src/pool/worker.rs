@@ -198,10 +198,37 @@ impl WorkerThread {
         }
     }
 
-    fn find_work(&self) -> Option<JobRef> {
-        self.pop_local()
+    /// The next job for this worker: its broadcast share, its own deque,
+    /// the injector, other workers' deques.
+    pub(super) fn find_work(&self) -> Option<JobRef> {
+        self.take_share()
+            .or_else(|| self.pop_local())
             .or_else(|| self.steal_injected())
             .or_else(|| self.steal_from_others())
+    }
+
+    /// Whether a queue that [`find_work`](Self::find_work) looks in holds a
+    /// job: what a sleeping worker re-checks after announcing itself.
+    fn has_work(&self) -> bool {
+        self.has_share() || self.registry.has_work()
+    }
+
+    /// Whether a wait here must be confined (see [`wait_for`](Self::wait_for)).
+    fn is_confined(&self) -> bool {
+        self.confined.get() > 0 || context::current().in_handle_subtree()
+    }
+
+    /// The next job for code running here that lets other work run
+    /// (`yield_now`, or with `local`, `yield_local`): as in a wait, only
+    /// its own jobs when it is confined.
+    pub(super) fn find_work_to_yield(&self, local: bool) -> Option<JobRef> {
+        if self.is_confined() {
+            self.take_share().or_else(|| self.pop_own())
+        } else if local {
+            self.take_share().or_else(|| self.pop_local())
+        } else {
+            self.find_work()
+        }
     }
 
     fn steal_injected(&self) -> Option<JobRef> {
@@ -280,7 +307,7 @@ impl WorkerThread {
         // see, and the jobs it is about to run may block: show them first.
         while self.publish_oldest() {}
         let context = context::current();
-        let confined = self.confined.get() > 0 || context.in_handle_subtree();
+        let confined = self.is_confined();
         let _confine = confined.then(|| Confine::new(self));
         // SAFETY: the host of the current context is alive (its task waits
         // for what runs here, or is what runs here).
@@ -294,7 +321,9 @@ impl WorkerThread {
                 if wait.is_done() {
                     None
                 } else if confined {
-                    self.pop_own()
+                    // Its broadcast share is this worker's alone: no one
+                    // else can run it, and it is no task anyone holds.
+                    self.take_share().or_else(|| self.pop_own())
                 } else {
                     self.find_work()
                 }
@@ -343,10 +372,7 @@ impl WorkerThread {
                     });
             } else {
                 self.registry.sleep.sleep(self.index, Sleeper::Any, || {
-                    wait.is_done()
-                        || wait.has_own_job()
-                        || lent_requested()
-                        || self.registry.has_work()
+                    wait.is_done() || wait.has_own_job() || lent_requested() || self.has_work()
                 });
             }
             idle_rounds = 0;

@@ -17,7 +17,6 @@ use std::thread;
 use crate::job::{catch, drop_payload, JobRef};
 use crate::pool::sleep::Sleep;
 use crate::pool::worker::WorkerThread;
-use crate::scope::return_spare;
 use crate::stack_job::{Completion, StackJob};
 use crate::sync::{AtomicBool, Ordering};
 
@@ -79,7 +78,7 @@ fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
                 // SAFETY: a job taken out of a deque is executed once.
                 unsafe { worker.execute(popped) };
                 // Units it left spare are not `a`'s or `b`'s to keep.
-                return_spare(worker);
+                crate::spare::give_back();
             }
             None => {
                 worker.wait_until(|| flag.is_set());

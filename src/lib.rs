@@ -88,8 +88,10 @@ mod lend;
 mod pool;
 mod scope;
 mod slots;
+mod spare;
 mod stack_job;
 mod sync;
+mod thread_pool;
 mod waitgroup;
 
 #[cfg(doctest)]
@@ -99,8 +101,8 @@ pub use error::{BuildError, DeadlineExceeded, JoinError};
 pub use pool::broadcast::BroadcastContext;
 pub use pool::builder::ThreadPoolBuilder;
 pub use pool::yield_now::{yield_local, yield_now, Yield};
-pub use pool::ThreadPool;
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
+pub use thread_pool::ThreadPool;
 pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};
 
 use pool::worker::WorkerThread;

@@ -56,7 +56,7 @@ where
     }
 
     unsafe fn execute(this: *const ()) {
-        crate::scope::return_spare_here();
+        crate::spare::give_back();
         let this = this as *const Self;
         // SAFETY: the owner keeps the job alive until `complete` publishes;
         // nobody else touches `func` or `result` before that.

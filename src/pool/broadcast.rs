@@ -23,10 +23,10 @@ use std::thread;
 use super::registry::Registry;
 use super::sleep::Sleep;
 use super::worker::WorkerThread;
-use super::ThreadPool;
 use crate::job::{catch, drop_payload, JobRef};
 use crate::stack_job::{Completion, StackJob};
 use crate::sync::{spin_hint, Arc, AtomicUsize, Injector, Ordering, Steal};
+use crate::ThreadPool;
 
 /// Each worker's queue of broadcast shares: jobs that only that worker may
 /// run.

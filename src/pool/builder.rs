@@ -4,8 +4,8 @@ use std::any::Any;
 use std::fmt;
 
 use super::registry::Registry;
-use super::ThreadPool;
 use crate::error::BuildError;
+use crate::ThreadPool;
 
 type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 type ThreadHandler = Box<dyn Fn(usize) + Send + Sync>;

@@ -1,10 +1,5 @@
-//! A worker thread: its deque, its `join` frames, its main loop, and how it
-//! waits.
-//!
-//! A worker that waits (for a scope, a `join`'s stolen half, a handle, an
-//! `install` on another pool) keeps running jobs meanwhile, so that waits
-//! nest on a pool of one thread. Which jobs it may run depends on what lies
-//! beneath it on its stack; see [`WorkerThread::wait_for`].
+//! A worker thread: its deque, its `join` frames, where it looks for work,
+//! and its main loop. How it waits is in `wait`.
 
 use std::cell::Cell;
 use std::ptr;
@@ -13,50 +8,18 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::frames::Frames;
 use super::registry::Registry;
-use super::sleep::Sleeper;
 use crate::context::{self, Context};
 use crate::job::JobRef;
-use crate::lend::LendHost;
-use crate::scope::{return_spare, Spare};
+use crate::spare;
 use crate::sync::{spin_hint, Arc};
-
-/// What a worker waits for.
-pub(crate) trait Wait {
-    /// Whether the wait is over. Called before every job and under the
-    /// sleep protocol's announcement, so it must not block. Whoever makes
-    /// it true must then call `Sleep::notify_worker` for the waiting worker.
-    fn is_done(&self) -> bool;
-
-    /// A job that only this wait may run, taken before any other. Whoever
-    /// makes one available must then call `Sleep::notify_worker`. (Tasks
-    /// lent the waiter's slot of a concurrency limit come the same way,
-    /// through the context's lend host.)
-    fn own_job(&self) -> Option<JobRef> {
-        None
-    }
-
-    /// Whether [`own_job`](Self::own_job) would return a job, without
-    /// taking it: checked under the sleep protocol's announcement.
-    fn has_own_job(&self) -> bool {
-        false
-    }
-}
-
-impl<F: Fn() -> bool> Wait for F {
-    fn is_done(&self) -> bool {
-        self()
-    }
-}
 
 /// The state of a worker thread, reachable from its own thread only.
 pub(crate) struct WorkerThread {
     deque: Worker<JobRef>,
     /// The second halves of the `join`s running on this thread.
     frames: Frames,
-    /// Units of a scope's count kept between that scope's tasks.
-    pub(crate) spare: Cell<Spare>,
     index: usize,
-    registry: Arc<Registry>,
+    pub(super) registry: Arc<Registry>,
     rng: Cell<u64>,
     /// Jobs this thread pushed on its deque, and popped back, ever.
     pushed: Cell<u64>,
@@ -65,7 +28,7 @@ pub(crate) struct WorkerThread {
     /// above are that job's own (its descendants).
     mark: Cell<(u64, u64)>,
     /// How many waits beneath the current frame run only their own jobs.
-    confined: Cell<usize>,
+    pub(super) confined: Cell<usize>,
 }
 
 thread_local! {
@@ -187,7 +150,7 @@ impl WorkerThread {
     /// jobs it ran), if one is still on top of the deque. Thieves take from
     /// the bottom, where the older jobs are, so while any of the running
     /// job's own remain, the top one is one of them.
-    fn pop_own(&self) -> Option<JobRef> {
+    pub(super) fn pop_own(&self) -> Option<JobRef> {
         let (pushed, popped) = self.mark.get();
         let own = self.pushed.get().wrapping_sub(pushed) as i64;
         let taken = self.popped.get().wrapping_sub(popped) as i64;
@@ -209,12 +172,12 @@ impl WorkerThread {
 
     /// Whether a queue that [`find_work`](Self::find_work) looks in holds a
     /// job: what a sleeping worker re-checks after announcing itself.
-    fn has_work(&self) -> bool {
+    pub(super) fn has_work(&self) -> bool {
         self.has_share() || self.registry.has_work()
     }
 
     /// Whether a wait here must be confined (see [`wait_for`](Self::wait_for)).
-    fn is_confined(&self) -> bool {
+    pub(super) fn is_confined(&self) -> bool {
         self.confined.get() > 0 || context::current().in_handle_subtree()
     }
 
@@ -276,137 +239,12 @@ impl WorkerThread {
         self.rng.set(x);
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-
-    /// Runs jobs until `done()` holds; see [`wait_for`](Self::wait_for).
-    pub(crate) fn wait_until(&self, done: impl Fn() -> bool) {
-        self.wait_for(&done);
-    }
-
-    /// Runs jobs until `wait` is done, sleeping when there are none. This
-    /// is how a worker waits (for a scope, a `join`, a handle, or the end
-    /// of the pool) without blocking work it could run, so nested waits and
-    /// pools of one thread cannot deadlock.
-    ///
-    /// Which jobs: a wait that nothing but its own work could be waiting
-    /// for runs any job of the pool, as in rayon. But code that runs on
-    /// behalf of a task with a handle may be waited for by whoever holds
-    /// the handle, and that holder could be any job of the pool: run on top
-    /// of this frame, it would wait for a frame it buries, forever. So such
-    /// a wait (and every wait in the jobs it runs) is *confined*: it runs
-    /// only the jobs its own job pushed (its descendants, which cannot be
-    /// waiting for it without a cycle), and its own job; everything else
-    /// is left to other workers. A confined waiter sleeps as
-    /// [`Sleeper::Targeted`], so that a notification of new work goes to a
-    /// worker that can take it.
-    ///
-    /// Before all that, a wait in a task that holds a slot of a concurrency
-    /// limit runs the queued tasks of that limit that what it waits for is
-    /// waiting for (see `LendHost`).
-    pub(crate) fn wait_for(&self, wait: &impl Wait) {
-        // The `join` frames this thread waits in are work nobody else can
-        // see, and the jobs it is about to run may block: show them first.
-        while self.publish_oldest() {}
-        let context = context::current();
-        let confined = self.is_confined();
-        let _confine = confined.then(|| Confine::new(self));
-        // SAFETY: the host of the current context is alive (its task waits
-        // for what runs here, or is what runs here).
-        let host = unsafe { context.host().as_ref() }.filter(|host| host.is_owned_by(self.id()));
-        let lent = || host.and_then(LendHost::next_lent);
-        let lent_requested = || host.is_some_and(LendHost::is_requested);
-        let mut idle_rounds = 0;
-        let mut idle = false;
-        loop {
-            let job = wait.own_job().or_else(lent).or_else(|| {
-                if wait.is_done() {
-                    None
-                } else if confined {
-                    // Its broadcast share is this worker's alone: no one
-                    // else can run it, and it is no task anyone holds.
-                    self.take_share().or_else(|| self.pop_own())
-                } else {
-                    self.find_work()
-                }
-            });
-            if let Some(job) = job {
-                if idle {
-                    idle = false;
-                    if !confined {
-                        self.registry.sleep.set_busy();
-                    }
-                }
-                idle_rounds = 0;
-                // SAFETY: a job taken out of a deque (or lent to this
-                // wait) is executed once.
-                unsafe { self.execute(job) };
-                continue;
-            }
-            if wait.is_done() {
-                break;
-            }
-            if !idle {
-                idle = true;
-                // An idle thread holds no scope open.
-                return_spare(self);
-                // A confined waiter takes no published work: it is not the
-                // idle worker that `join` publishes its halves for.
-                if !confined {
-                    self.registry.sleep.set_idle();
-                }
-            }
-            let spin_rounds = self.registry.spin_rounds;
-            if idle_rounds < spin_rounds {
-                idle_rounds += 1;
-                if idle_rounds <= spin_rounds / 2 {
-                    spin_hint();
-                } else {
-                    std::thread::yield_now();
-                }
-                continue;
-            }
-            if confined {
-                self.registry
-                    .sleep
-                    .sleep(self.index, Sleeper::Targeted, || {
-                        wait.is_done() || wait.has_own_job() || lent_requested()
-                    });
-            } else {
-                self.registry.sleep.sleep(self.index, Sleeper::Any, || {
-                    wait.is_done() || wait.has_own_job() || lent_requested() || self.has_work()
-                });
-            }
-            idle_rounds = 0;
-        }
-        if idle && !confined {
-            self.registry.sleep.set_busy();
-        }
-        // Back to what this thread was doing, which may not be a task of
-        // the scope whose units it kept while waiting, and may block.
-        return_spare(self);
-    }
-}
-
-/// Counts a confined wait on its worker while it lasts, also if it unwinds.
-struct Confine<'a>(&'a WorkerThread);
-
-impl<'a> Confine<'a> {
-    fn new(worker: &'a WorkerThread) -> Self {
-        worker.confined.set(worker.confined.get() + 1);
-        Self(worker)
-    }
-}
-
-impl Drop for Confine<'_> {
-    fn drop(&mut self) {
-        self.0.confined.set(self.0.confined.get() - 1);
-    }
 }
 
 pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: usize) {
     let worker = WorkerThread {
         deque,
         frames: Frames::new(),
-        spare: Cell::new(Spare::NONE),
         index,
         registry,
         rng: Cell::new(
@@ -428,7 +266,7 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
         // SAFETY: a job taken out of a deque is executed once.
         unsafe { worker.execute(job) };
     }
-    return_spare(&worker);
+    spare::give_back();
 
     registry.run_thread_handler("exit_handler", &registry.handlers.exit, index);
     CURRENT.with(|current| current.set(ptr::null()));

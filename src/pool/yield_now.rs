@@ -3,7 +3,6 @@
 
 use super::worker::WorkerThread;
 use crate::job::JobRef;
-use crate::scope::return_spare;
 
 /// What [`yield_now`] or [`yield_local`] did on a worker.
 ///
@@ -105,6 +104,6 @@ fn run(worker: &WorkerThread, job: Option<JobRef>) -> Yield {
     unsafe { worker.execute(job) };
     // Units the job left spare belong to its scope, not to the job that
     // yielded, which may block and must not hold that scope open.
-    return_spare(worker);
+    crate::spare::give_back();
     Yield::Executed
 }

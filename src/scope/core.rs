@@ -23,7 +23,7 @@
 //!
 //! A finished task's unit does not always go back at once: the worker may
 //! keep it as spare for its next spawn into the same scope (see
-//! [`Spare`](super::spare::Spare) for when it must give it back).
+//! `crate::spare` for when it must give it back).
 //!
 //! # Cancellation
 //!
@@ -53,16 +53,15 @@ use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use super::cancel::Cancellation;
-use super::handle::{self, TaskHandle};
 use super::limit::Limiter;
 use super::panics::Panics;
-use super::spare::{keep_spare_only_for, return_spare, TaskGuard};
+use super::spare::is_spare_for;
 use crate::context::{self, Context};
-use crate::job::{catch, HeapJob, JobRef};
+use crate::job::{catch, JobRef};
 use crate::lend::LendHost;
 use crate::pool::registry::Registry;
-use crate::pool::sleep::Sleep;
-use crate::pool::worker::{Wait, WorkerThread};
+use crate::pool::wait::Wait;
+use crate::pool::worker::WorkerThread;
 use crate::sync::{Arc, AtomicUsize, CachePadded, Ordering};
 use crate::waitgroup::WaitGroup;
 
@@ -81,20 +80,20 @@ pub(crate) struct ScopeCore {
     /// Every spawn and every task's end writes it: alone on its line, so the
     /// read-mostly fields below stay in every core's cache.
     wg: CachePadded<WaitGroup>,
-    registry: NonNull<Registry>,
+    pub(super) registry: NonNull<Registry>,
     /// The worker index of the thread that owns the scope, if it is a
     /// worker: it runs its own pool's jobs while it waits.
     owner: Option<usize>,
     /// The owner's pool, when it is not the scope's pool.
     owner_registry: Option<Arc<Registry>>,
     /// The context the scope was opened in: its parent.
-    parent: Context,
+    pub(super) parent: Context,
     cancellation: Cancellation,
     /// The panics of the body and the tasks, in the order they happened.
     panics: Panics,
     /// Tasks dropped without running because the scope was cancelled.
-    skipped: AtomicUsize,
-    limiter: Option<Limiter>,
+    pub(super) skipped: AtomicUsize,
+    pub(super) limiter: Option<Limiter>,
 }
 
 // SAFETY: the registry and the parent are `Sync` and outlive the scope; the
@@ -174,7 +173,7 @@ impl ScopeCore {
     /// The context of this scope's body, or of one of its tasks (`handle`
     /// if it has one; holding the slot of the limit hosted at `host`, if
     /// not null).
-    fn context(&self, handle: bool, host: *const LendHost) -> Context {
+    pub(super) fn context(&self, handle: bool, host: *const LendHost) -> Context {
         let handle = handle || self.parent.in_handle_subtree();
         let host = if host.is_null() {
             self.parent.host()
@@ -193,7 +192,7 @@ impl ScopeCore {
         match self.owner {
             Some(_) => {
                 let worker = WorkerThread::current().expect("scope owner left its worker");
-                worker.wait_for(&OwnerWait { core: self, worker });
+                worker.wait_for(&OwnerWait { core: self });
             }
             None => {
                 // Short scopes end within microseconds: look a few times
@@ -210,163 +209,6 @@ impl ScopeCore {
                 }
                 self.wg.wait();
             }
-        }
-    }
-
-    /// Queues `f(target)` as a task of this scope.
-    ///
-    /// # Safety
-    ///
-    /// `target` lives at least as long as this scope (it is the scope, or
-    /// the `TryScope` around it), and `f` borrows only what outlives the
-    /// scope.
-    #[track_caller]
-    pub(crate) unsafe fn spawn<S, F>(&self, target: &S, f: F)
-    where
-        S: Sync,
-        F: FnOnce(&S) + Send,
-    {
-        let worker = self.pool_worker();
-        let guard = TaskGuard::new(self, worker);
-        let target = SendPtr(target);
-        let task = move || {
-            // SAFETY: `guard` keeps the scope, and so `target`, alive until
-            // it is dropped at the end of this closure.
-            let (core, target) = unsafe { (guard.core(), target.get()) };
-            core.run_task(target, f, false);
-            core.task_ended();
-            drop(guard);
-        };
-        // SAFETY: forwarded to the caller; the scope waits for `guard`.
-        let job = unsafe { HeapJob::into_job_ref(task) };
-        self.queue(job, 0, worker);
-    }
-
-    /// Queues `f(target, sender)` as a task of this scope, whose handle's
-    /// `join` may run it in place if it has not started: the task is kept in
-    /// the handle's state, and its queued job runs it only if `join` did not
-    /// get there first.
-    ///
-    /// # Safety
-    ///
-    /// As for [`spawn`](Self::spawn).
-    #[track_caller]
-    pub(crate) unsafe fn spawn_with_handle<'scope, S, T, F>(
-        &self,
-        target: &S,
-        f: F,
-    ) -> TaskHandle<'scope, T>
-    where
-        S: Sync,
-        T: Send,
-        F: FnOnce(&S, handle::Sender<T>) + Send,
-    {
-        let worker = self.pool_worker();
-        let (handle, sender) = handle::channel(self, self.limiter.is_some());
-        let state = handle.state();
-        // Two units: one for the task, wherever it runs, and one for its
-        // queued job, which touches the scope (the limiter) after the task
-        // may have been run by `join` and its unit dropped.
-        let task_guard = TaskGuard::new(self, worker);
-        let job_guard = TaskGuard::new(self, worker);
-        let target = SendPtr(target);
-        let run = move || {
-            // SAFETY: `task_guard` keeps the scope, and so `target`, alive
-            // until it is dropped at the end of this closure.
-            let (core, target) = unsafe { (task_guard.core(), target.get()) };
-            core.run_task(target, |target| f(target, sender), true);
-            drop(task_guard);
-        };
-        // SAFETY: the task borrows only what outlives the scope (forwarded
-        // to the caller), and the scope waits for `task_guard`, which the
-        // task holds until it has run.
-        unsafe { state.set_task(run) };
-        let queued_state = Arc::clone(state);
-        let job = move || {
-            // SAFETY: as in `spawn`, with `job_guard`.
-            let core = unsafe { job_guard.core() };
-            queued_state.run_if_unclaimed();
-            // Before the scope's unit: the state may hold the value, which
-            // may borrow what the scope protects.
-            drop(queued_state);
-            core.task_ended();
-            drop(job_guard);
-        };
-        // SAFETY: forwarded to the caller; the scope waits for `job_guard`.
-        let job = unsafe { HeapJob::into_job_ref(job) };
-        self.queue(job, handle::tag(state), worker);
-        handle
-    }
-
-    /// Hands a new task's job to the pool, through the limiter if any.
-    fn queue(&self, job: JobRef, tag: usize, worker: Option<&WorkerThread>) {
-        let push = |job| match worker {
-            Some(worker) => worker.push(job),
-            None => self.registry().inject(job),
-        };
-        match &self.limiter {
-            Some(limiter) => limiter.submit(job, tag, |job, tag| {
-                // SAFETY: the tag names the state of a task that is queued,
-                // whose job holds that state alive.
-                unsafe { handle::mark_launched(tag) };
-                push(job)
-            }),
-            None => push(job),
-        }
-    }
-
-    /// Runs task `f(target)` of this scope here, as a task (the thread's
-    /// context names it), unless the scope was cancelled: then `f` is
-    /// dropped without running. A panic is recorded.
-    fn run_task<S, F>(&self, target: &S, f: F, handle: bool)
-    where
-        F: FnOnce(&S),
-    {
-        let worker = WorkerThread::current();
-        if let Some(worker) = worker {
-            keep_spare_only_for(worker, self);
-        }
-        if self.is_cancelled() {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
-            // Dropped, never run; its captures may still panic on drop.
-            if let Err(payload) = catch(|| drop(f)) {
-                self.record_panic(payload);
-            }
-            return;
-        }
-        // A task of a limited scope holds a slot: host requests for it.
-        let host = match (&self.limiter, worker) {
-            // SAFETY: `take_queued` and `wake` only need this scope and
-            // the worker's pool, which outlive the task, hence the host.
-            (Some(_), Some(worker)) => Some(unsafe {
-                LendHost::new(
-                    self as *const ScopeCore as *const (),
-                    take_queued,
-                    (worker.id(), worker.index()),
-                    wake_worker,
-                    &worker.registry().sleep as *const Sleep as *const (),
-                    self.parent.host(),
-                )
-            }),
-            _ => None,
-        };
-        let host = host
-            .as_ref()
-            .map_or(ptr::null(), |host| host as *const LendHost);
-        let context = self.context(handle, host);
-        if let Err(payload) = context::with(context, || catch(|| f(target))) {
-            self.record_panic(payload);
-        }
-    }
-
-    /// A task's job has ended: its slot of the limit, if any, goes on.
-    fn task_ended(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.finished(|job, tag| {
-                // SAFETY: as in `queue`.
-                unsafe { handle::mark_launched(tag) };
-                self.registry().push(job)
-            });
         }
     }
 
@@ -399,69 +241,14 @@ impl ScopeCore {
         self.panics.record(payload);
     }
 
-    pub(crate) fn add_handle_panic(&self, slot: handle::PanicSlot) {
+    pub(crate) fn add_handle_panic(&self, slot: super::handle_state::PanicSlot) {
         self.panics.record_handle(slot);
-    }
-}
-
-/// `LendHost::take` for a limited scope.
-///
-/// # Safety
-///
-/// `scope` is a live `ScopeCore` with a limit.
-unsafe fn take_queued(scope: *const (), tag: usize) -> Option<JobRef> {
-    // SAFETY: forwarded to the caller.
-    let core = unsafe { &*(scope as *const ScopeCore) };
-    core.limiter.as_ref()?.take_queued(tag)
-}
-
-/// `LendHost::wake`: a targeted wake-up of worker `index` of the pool
-/// whose sleep state is `sleep`.
-///
-/// # Safety
-///
-/// `sleep` is a live `Sleep`.
-unsafe fn wake_worker(sleep: *const (), index: usize) {
-    // SAFETY: forwarded to the caller.
-    unsafe { (*(sleep as *const Sleep)).notify_worker(index) };
-}
-
-/// Lends a slot of the limited scope `target` to its queued task tagged
-/// `tag`, which the current thread is about to wait for, if some task of
-/// `target` that this code runs on behalf of holds one: on that task's own
-/// thread the queued task runs right here; elsewhere that task, blocked in
-/// a wait, is asked to run it (see "Lending a slot"). Returns the host
-/// asked, from which the request must be withdrawn once the wait is over.
-///
-/// `target` is only compared, never dereferenced: the handle that named it
-/// may have outlived it.
-pub(crate) fn lend_slot(
-    target: *const ScopeCore,
-    tag: usize,
-    worker: Option<&WorkerThread>,
-) -> Option<&'static LendHost> {
-    // SAFETY: the current context's hosts are those of tasks that wait
-    // for the code running here.
-    let host = unsafe { LendHost::find(context::current().host(), target as *const ()) }?;
-    match worker {
-        Some(worker) if host.is_owned_by(worker.id()) => {
-            if let Some(job) = host.take(tag) {
-                // SAFETY: a job taken out of a queue is executed once.
-                unsafe { worker.execute(job) };
-            }
-            None
-        }
-        _ => {
-            host.request(tag);
-            Some(host)
-        }
     }
 }
 
 /// How a worker that owns a scope waits for it.
 struct OwnerWait<'a> {
     core: &'a ScopeCore,
-    worker: &'a WorkerThread,
 }
 
 impl Wait for OwnerWait<'_> {
@@ -474,25 +261,9 @@ impl Wait for OwnerWait<'_> {
         // goes idle, they would make it run unrelated jobs on top of its
         // stack (unboundedly deep, when those open scopes of their own)
         // before it saw the end.
-        if self.worker.spare.get().is_for(self.core) {
-            return_spare(self.worker);
+        if is_spare_for(self.core) {
+            crate::spare::give_back();
         }
         None
-    }
-}
-
-/// A pointer that tasks carry to other threads.
-struct SendPtr<S>(*const S);
-
-// SAFETY: only shared references are made from it, and `S: Sync`.
-unsafe impl<S: Sync> Send for SendPtr<S> {}
-
-impl<S> SendPtr<S> {
-    /// # Safety
-    ///
-    /// The pointee is still alive.
-    unsafe fn get(&self) -> &S {
-        // SAFETY: forwarded to the caller.
-        unsafe { &*self.0 }
     }
 }

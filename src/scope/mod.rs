@@ -5,9 +5,11 @@ mod builder;
 mod cancel;
 mod core;
 mod handle;
+mod handle_state;
 mod limit;
 mod panics;
 mod spare;
+mod task;
 pub(crate) mod try_scope;
 
 use std::fmt;
@@ -21,12 +23,11 @@ pub(crate) use core::Options;
 use core::ScopeCore;
 pub use handle::TaskHandle;
 #[cfg(loom)]
-pub(crate) use handle::{Outcome, State as HandleState};
+pub(crate) use handle_state::{Outcome, State as HandleState};
 #[cfg(loom)]
 pub(crate) use limit::Limiter;
 #[cfg(loom)]
 pub(crate) use spare::release_units;
-pub(crate) use spare::{return_spare, return_spare_here, Spare};
 pub use try_scope::TryScope;
 
 use crate::pool::registry::Registry;

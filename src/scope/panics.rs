@@ -10,7 +10,7 @@
 
 use std::any::Any;
 
-use super::handle::PanicSlot;
+use super::handle_state::PanicSlot;
 use crate::job::drop_payload;
 
 #[derive(Debug, Default)]

@@ -1,88 +1,41 @@
-//! Spare units: a worker keeps a finished task's unit of its scope's count
-//! for the next spawn into the same scope.
+//! A scope's side of spare units (see `crate::spare`): a worker keeps a
+//! finished task's unit of its scope's count for the next spawn into the
+//! same scope, and gives it back through [`release`].
 
 use std::mem::ManuallyDrop;
-use std::ptr;
 
 use super::core::ScopeCore;
 use crate::pool::registry::Registry;
 use crate::pool::sleep::Sleep;
 use crate::pool::worker::WorkerThread;
+use crate::spare::{self, Spare};
 use crate::sync::Arc;
 use crate::waitgroup::{WaitGroup, WaitGuard};
 
-/// Units of one scope's count that a worker holds on to between tasks.
-///
-/// Each task's end is a `done` on its scope's count and each spawn an
-/// `add`; when every worker hits the same count, those two RMWs are half
-/// the cost of a small task. So a worker does not return a finished task's
-/// unit at once: it keeps it as *spare* while it goes on running tasks of
-/// the same scope, and a spawn into that scope on this worker takes a spare
-/// unit instead of adding one. The count may read high, never low, so the
-/// scope cannot end early. It cannot end late either, because the spare
-/// goes back (one `done` for all of it) before the worker runs anything but
-/// a task of that scope, before it goes idle, before a worker that owns the
-/// scope looks at its count, and when a wait in which it ran such tasks
-/// ends (the waiting code need not be a task of that scope, and may block):
-/// a thread holds spare units only while it runs, or is about to look for,
-/// a task of their scope.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Spare {
-    core: *const ScopeCore,
-    units: u32,
-}
-
-impl Spare {
-    pub(crate) const NONE: Spare = Spare {
-        core: ptr::null(),
-        units: 0,
-    };
-
-    /// Whether these are units of `core` (and there are any).
-    #[inline]
-    pub(super) fn is_for(self, core: *const ScopeCore) -> bool {
-        self.units != 0 && ptr::eq(self.core, core)
-    }
-}
-
-/// Returns `worker`'s spare units to their scope.
-pub(crate) fn return_spare(worker: &WorkerThread) {
-    let spare = worker.spare.replace(Spare::NONE);
-    if spare.units != 0 {
-        // SAFETY: the units are counted in the scope, which they keep alive
-        // until this returns them.
-        unsafe { release(spare.core, spare.units) };
-    }
-}
-
-/// Before a job that is not a scope task starts (it could block, or wait
-/// for anything): the current worker's spare units go back.
+/// Whether the units this thread keeps spare are units of `core`.
 #[inline]
-pub(crate) fn return_spare_here() {
-    if let Some(worker) = WorkerThread::current() {
-        if worker.spare.get().units != 0 {
-            return_spare(worker);
-        }
-    }
+pub(super) fn is_spare_for(core: *const ScopeCore) -> bool {
+    spare::get().is_for(core as *const ())
 }
 
 /// Before a task of `core` starts: spare units of any other scope go back.
 #[inline]
-pub(super) fn keep_spare_only_for(worker: &WorkerThread, core: *const ScopeCore) {
-    let spare = worker.spare.get();
-    if spare.units != 0 && !spare.is_for(core) {
-        return_spare(worker);
+pub(super) fn keep_spare_only_for(core: *const ScopeCore) {
+    let spare = spare::get();
+    if spare.units() != 0 && !spare.is_for(core as *const ()) {
+        spare::give_back();
     }
 }
 
 /// Returns `units` of `core`'s count; the one that brings it to zero wakes
-/// the scope's owner if it is a worker.
+/// the scope's owner if it is a worker. The `Spare::release` of a scope.
 ///
 /// # Safety
 ///
 /// The caller owns `units` counted units of the live scope `core`, and
 /// runs on a worker of the scope's pool (only workers keep spare units).
-unsafe fn release(core: *const ScopeCore, units: u32) {
+unsafe fn release(core: *const (), units: u32) {
+    let core = core as *const ScopeCore;
     // SAFETY: the units keep the scope alive up to the `done` below; the
     // scope may be freed as soon as the count is zero, so everything the
     // wake-up needs is read first.
@@ -137,18 +90,16 @@ pub(super) struct TaskGuard {
 unsafe impl Send for TaskGuard {}
 
 impl TaskGuard {
-    /// A unit for a new task: spare from `worker` (the current thread, if
-    /// it is a worker of the scope's pool), or a fresh `add`.
+    /// A unit for a new task: spare, if `worker` (the current thread, if it
+    /// is a worker of the scope's pool) keeps one of this scope, or a fresh
+    /// `add`.
     #[track_caller]
     #[inline]
     pub(super) fn new(core: &ScopeCore, worker: Option<&WorkerThread>) -> Self {
+        let spare = spare::get();
         let guard = match worker {
-            Some(worker) if worker.spare.get().is_for(core) => {
-                let spare = worker.spare.get();
-                worker.spare.set(Spare {
-                    units: spare.units - 1,
-                    ..spare
-                });
+            Some(_) if spare.is_for(core as *const ScopeCore as *const ()) => {
+                spare::set(Spare::new(spare.scope(), spare.units() - 1, release));
                 // SAFETY: the unit was spare, and now it is this guard's.
                 unsafe { core.wg().revive() }
             }
@@ -178,7 +129,7 @@ impl Drop for TaskGuard {
         // SAFETY: taken once, here; `self.guard` is not used again.
         let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
         // SAFETY: the guard's unit keeps the scope alive.
-        let Some(worker) = (unsafe { (*self.core).pool_worker() }) else {
+        if unsafe { (*self.core).pool_worker() }.is_none() {
             // A task that never ran, dropped where it was spawned (only if
             // queueing it panicked), on a thread that is not one of the
             // pool's workers. That thread spawns while the body runs, or
@@ -188,18 +139,16 @@ impl Drop for TaskGuard {
             // zero, so a plain done, which cannot be the last and so wakes
             // nobody, is enough.
             return guard.done();
-        };
-        let spare = worker.spare.get();
-        let units = if spare.is_for(self.core) {
-            spare.units
+        }
+        let scope = self.core as *const ();
+        let kept = spare::get();
+        let units = if kept.is_for(scope) {
+            kept.units()
         } else {
-            return_spare(worker);
+            spare::give_back();
             0
         };
         guard.forget();
-        worker.spare.set(Spare {
-            core: self.core,
-            units: units + 1,
-        });
+        spare::set(Spare::new(scope, units + 1, release));
     }
 }

@@ -1,0 +1,230 @@
+//! [`ThreadPool`]: the façade that puts the scheduler (`pool`) and the
+//! scopes (`scope`) together.
+
+use std::fmt;
+
+use crate::pool::builder::ThreadPoolBuilder;
+use crate::pool::registry::Registry;
+use crate::pool::spawn_detached;
+use crate::scope::{Scope, ScopeBuilder, TryScope};
+use crate::sync::Arc;
+
+/// A work-stealing thread pool.
+///
+/// Work enters it through [`scope`](ThreadPool::scope) (tasks that borrow
+/// from the stack, joined at the end), [`join`](ThreadPool::join) (two
+/// closures, potentially in parallel), [`install`](ThreadPool::install) (run
+/// a closure on a worker) and [`spawn`](ThreadPool::spawn) (detached
+/// `'static` tasks).
+///
+/// An idle pool sleeps. Dropping the pool finishes the queued work and joins
+/// its threads; dropped from inside one of its own workers, it lets its
+/// threads finish and exit on their own instead of joining them.
+///
+/// ```
+/// let pool = taskgroup::ThreadPool::builder().num_threads(2).build()?;
+/// let mut data = vec![1u64; 10_000];
+/// pool.scope(|s| {
+///     for chunk in data.chunks_mut(1000) {
+///         s.spawn(move |_| chunk.iter_mut().for_each(|x| *x *= 2));
+///     }
+/// });
+/// assert_eq!(data.iter().sum::<u64>(), 20_000);
+/// # Ok::<(), taskgroup::BuildError>(())
+/// ```
+pub struct ThreadPool {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl ThreadPool {
+    /// A pool with one thread per logical CPU.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses to start a thread; use
+    /// [`ThreadPool::builder`] to get that as an error instead.
+    pub fn new() -> Self {
+        ThreadPoolBuilder::new()
+            .build()
+            .unwrap_or_else(|err| panic!("taskgroup: could not start the thread pool: {err}"))
+    }
+
+    /// A builder to configure a pool.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+
+    /// The number of worker threads.
+    pub fn num_threads(&self) -> usize {
+        self.registry.num_threads()
+    }
+
+    /// Runs `op` with a [`Scope`] into which it can spawn tasks that borrow
+    /// from the current stack frame, and returns `op`'s value once every
+    /// task has finished.
+    ///
+    /// `op` runs on the calling thread (it need not be `Send`). If the
+    /// caller is a worker (of this pool or another), it runs its own pool's
+    /// queued jobs while it waits, so scopes nest to any depth, even on a
+    /// pool of one thread; any other caller spins briefly, then blocks.
+    ///
+    /// # Panics
+    ///
+    /// If `op` or any task panics, the scope still waits for every task,
+    /// then re-raises the first panic with its original payload.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let answer = pool.scope(|s| {
+    ///     s.spawn(|s| s.spawn(|_| { /* nested */ }));
+    ///     42
+    /// });
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn scope<'scope, OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(&Scope<'scope>) -> R,
+    {
+        crate::scope::run(&self.registry, Default::default(), op)
+    }
+
+    /// Runs `op` with a [`TryScope`], whose tasks return `Result<(), E>`:
+    /// the first error, from a task or from `op`, cancels the scope and
+    /// becomes the result once every task has finished (Go's errgroup).
+    ///
+    /// # Errors
+    ///
+    /// The first error returned by a task or by `op`.
+    ///
+    /// # Panics
+    ///
+    /// As [`scope`](Self::scope): the first panic is re-raised after every
+    /// task has finished.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let mut out = vec![0u8; 3];
+    /// let parsed: Result<(), std::num::ParseIntError> = pool.try_scope(|s| {
+    ///     for (text, slot) in ["1", "2", "x"].iter().zip(out.iter_mut()) {
+    ///         s.spawn(move |_| {
+    ///             *slot = text.parse()?;
+    ///             Ok(())
+    ///         });
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert_eq!(parsed.unwrap_err().to_string(), "invalid digit found in string");
+    /// ```
+    pub fn try_scope<'scope, OP, R, E>(&self, op: OP) -> Result<R, E>
+    where
+        OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
+        E: Send + 'scope,
+    {
+        crate::scope::try_scope::run(&self.registry, Default::default(), op)
+    }
+
+    /// A [`ScopeBuilder`] for a scope of this pool with a deadline or a
+    /// concurrency limit.
+    pub fn scope_builder(&self) -> ScopeBuilder<'_> {
+        ScopeBuilder::new(Some(&self.registry))
+    }
+
+    /// Runs `a` and `b`, potentially in parallel, and returns both results.
+    ///
+    /// On a worker of this pool, `a` runs on the current thread and `b` is
+    /// offered to other workers when it may pay: at once for the two
+    /// outermost `join`s of a task (or `install`ed closure), otherwise as
+    /// soon as the thread,
+    /// entering another `join`, sees a worker looking for work, and in any
+    /// case before the thread waits for anything. A `b` nobody took runs
+    /// inline after `a`, for little more than the cost of two calls. From
+    /// anywhere else both run inside the pool.
+    ///
+    /// So `a` and `b` run in parallel when that is possible, but not
+    /// necessarily: deep in a recursion, if no worker was idle when the
+    /// `join` started and `a` is one long stretch of work without another
+    /// `join` or a wait, `b` waits for `a`. Two closures that must run at
+    /// the same time to finish (one waits on a channel the other feeds,
+    /// say) belong in two tasks of a scope, not in a `join`.
+    ///
+    /// # Panics
+    ///
+    /// If either closure panics, `join` waits for the other, then re-raises
+    /// the panic (the one of `a` if both panicked).
+    ///
+    /// ```
+    /// fn fib(n: u64) -> u64 {
+    ///     if n < 2 { return n; }
+    ///     let (a, b) = taskgroup::join(|| fib(n - 1), || fib(n - 2));
+    ///     a + b
+    /// }
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// assert_eq!(pool.install(|| fib(20)), 6765);
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.registry
+            .in_worker(|worker| crate::join::join_on_worker(worker, a, b))
+    }
+
+    /// Runs `op` on a worker of this pool and returns its value. On a worker
+    /// of this pool it runs in place; a worker of another pool runs its own
+    /// pool's jobs until `op` has run here; any other caller blocks. A panic
+    /// in `op` propagates to the caller.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let index = pool.install(taskgroup::current_thread_index);
+    /// assert!(index.unwrap() < 2);
+    /// ```
+    pub fn install<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.registry.in_worker(|_| op())
+    }
+
+    /// Queues a detached task. Nothing waits for it; a panic in it goes to
+    /// the pool's panic handler (or stderr) and the worker lives on.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// pool.spawn(move || tx.send(7).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 7);
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        spawn_detached(&self.registry, f);
+    }
+}
+
+impl Default for ThreadPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.registry.terminate_and_join();
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("num_threads", &self.num_threads())
+            .field("sleeping", &self.registry.sleep.sleepers())
+            .finish_non_exhaustive()
+    }
+}

@@ -51,13 +51,14 @@ where
 
     let published = worker.pop_frame(depth);
     if !published || take_back(worker, job_b_ref, job_b.completion()) {
-        // SAFETY: nobody else has `b` now.
         return match result_a {
             // A panic in `b` may unwind from here.
+            // SAFETY: nobody else has `b` now.
             Ok(a) => (a, unsafe { job_b.run_inline() }),
             Err(payload) => {
                 // `a`'s panic wins; `b` still runs, as it would have on a
                 // thief.
+                // SAFETY: nobody else has `b` now.
                 drop_payload_of(catch(|| unsafe { job_b.run_inline() }));
                 resume_unwind(payload)
             }

@@ -1,13 +1,8 @@
 //! Model check of a scope's concurrency limit (src/scope/limit.rs): tasks
 //! submitted while every slot is taken must be launched by whoever frees a
 //! slot, never lost (loom reports a task left in the queue when every
-//! thread has finished), and never more than `max` run at once.
-//!
-//! Under loom the scope's queue is a mutex-guarded `VecDeque` (see
-//! src/sync.rs): the model checks the limiter's own protocol over a
-//! linearizable queue, not crossbeam's lock-free internals, which is also
-//! why it cannot tell whether the `SeqCst` fence in `pump` is needed (it is,
-//! for the lock-free injector: the store-buffer argument in limit.rs).
+//! thread has finished), and never more than `max` run at once; a lender
+//! takes exactly the task it asked for, which is then never launched too.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_limit`.
 #![cfg(loom)]
@@ -70,5 +65,41 @@ fn submit_races_finish_with_a_limit_of_one() {
         run_jobs(&limiter, &launched, &running, &done, 2, 1);
         worker.join().unwrap();
         assert_eq!(done.load(Ordering::Relaxed), 2);
+    });
+}
+
+#[test]
+fn a_lender_takes_exactly_its_task_while_a_slot_is_freed() {
+    loom::model(|| {
+        let limiter = Arc::new(Limiter::new(2));
+        let launched: Launched = Arc::new(Mutex::new(Vec::new()));
+        let push = |launched: &Launched| {
+            let launched = Arc::clone(launched);
+            move |id| launched.lock().unwrap().push(id)
+        };
+        limiter.submit(1, push(&launched)); // runs
+        limiter.submit(4, push(&launched)); // runs
+        limiter.submit(2, push(&launched)); // queued
+        limiter.submit(3, push(&launched)); // queued: task 1 will lend it its slot
+                                            // Task 1 lends its slot to task 3, runs it, and ends after it.
+        let lender = {
+            let (limiter, launched) = (Arc::clone(&limiter), Arc::clone(&launched));
+            thread::spawn(move || {
+                assert!(
+                    limiter.take_queued(3),
+                    "task 3 was queued until its lender took it"
+                );
+                limiter.finished(push(&launched)); // task 3 ends
+                limiter.finished(push(&launched)); // task 1 ends
+            })
+        };
+        limiter.finished(push(&launched)); // task 4 ends
+        lender.join().unwrap();
+        let launched = launched.lock().unwrap().clone();
+        assert_eq!(
+            launched,
+            [1, 4, 2],
+            "every task launched once; task 3 only lent"
+        );
     });
 }

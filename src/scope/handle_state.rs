@@ -162,9 +162,10 @@ impl<T> State<T> {
     /// Called at most once, by the holder of the finishing guard, before it
     /// is dropped.
     pub(crate) unsafe fn write(&self, outcome: Outcome<T>) {
-        // SAFETY: forwarded; nobody reads before `finished` reaches zero.
-        self.outcome
-            .with_mut(|slot| unsafe { *slot = Some(outcome) });
+        self.outcome.with_mut(|slot| {
+            // SAFETY: forwarded; nobody reads before `finished` reaches zero.
+            unsafe { *slot = Some(outcome) }
+        });
     }
 
     /// Task side: marks the task finished and returns the worker waiting

@@ -79,6 +79,13 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+// The layers, bottom up; imports point one way only (the book's Internals
+// chapter says what each knows):
+//   sync -> waitgroup, slots, error -> job
+//   -> context, lend, spare, stack_job (what jobs and scopes leave on a thread)
+//   -> pool/, join (the scheduler: nothing of scopes)
+//   -> scope/ -> thread_pool, global, this file (the API)
+
 mod context;
 mod error;
 mod global;

@@ -69,7 +69,11 @@ impl<'pool> ScopeBuilder<'pool> {
 
     /// At most `max` of the scope's tasks run at once; the others wait in the
     /// scope's own queue. Spawning never blocks, so a task may spawn into its
-    /// own scope without deadlock (unlike errgroup's `SetLimit`).
+    /// own scope without deadlock (unlike errgroup's `SetLimit`). A task that
+    /// waits for a queued sibling through its handle, directly or through
+    /// work it waits for (a scope it opened, a stolen `join` half, an
+    /// `install` on another pool), lends that sibling its slot while it
+    /// waits: a task blocked that way does not count against the limit.
     ///
     /// # Panics
     ///

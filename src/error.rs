@@ -2,6 +2,8 @@
 
 use std::any::Any;
 use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
 
 /// Why a [`ThreadPool`](crate::ThreadPool) could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -43,23 +45,59 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// Why [`TaskHandle::join`](crate::TaskHandle::join) returned no value.
+/// Where a task was spawned, and in which named scope: what a
+/// [`JoinError`] and the report of a detached task's panic say about it.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskOrigin {
+    location: &'static Location<'static>,
+    scope: Option<Arc<str>>,
+}
+
+impl TaskOrigin {
+    /// A task spawned at `location`, in the scope named `scope`, if any.
+    pub(crate) fn new(location: &'static Location<'static>, scope: Option<Arc<str>>) -> Self {
+        Self { location, scope }
+    }
+}
+
+impl fmt::Display for TaskOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task spawned at {}", self.location)?;
+        match &self.scope {
+            Some(name) => write!(f, " in scope {name:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why [`TaskHandle::join`](crate::TaskHandle::join) returned no value, and
+/// where the task was spawned.
+///
+/// Its `Display` names the task by where it was spawned (and its scope, if
+/// the scope has a [name](crate::ScopeBuilder::name)), then says what
+/// happened: `task spawned at src/main.rs:12:7 panicked: disk on fire`.
 ///
 /// ```
 /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
 /// pool.scope(|s| {
+///     let line = line!() + 1;
 ///     let h = s.spawn_handle(|_| -> () { panic!("disk on fire") });
 ///     let err = h.join().unwrap_err();
 ///     assert!(err.is_panic());
-///     assert_eq!(err.to_string(), "task panicked: disk on fire");
+///     assert_eq!(err.spawned_at().line(), line);
+///     assert_eq!(
+///         err.to_string(),
+///         format!("task spawned at {} panicked: disk on fire", err.spawned_at()),
+///     );
 ///     let payload = err.into_panic();
 ///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"disk on fire"));
 /// });
 /// ```
 #[derive(thiserror::Error)]
-#[error("{}", describe(&self.kind))]
+#[error("{}", describe(&self.kind, &self.origin))]
 pub struct JoinError {
     kind: JoinErrorKind,
+    origin: TaskOrigin,
 }
 
 enum JoinErrorKind {
@@ -68,31 +106,48 @@ enum JoinErrorKind {
     Failed,
 }
 
-fn describe(kind: &JoinErrorKind) -> String {
+fn describe(kind: &JoinErrorKind, origin: &TaskOrigin) -> String {
     match kind {
-        JoinErrorKind::Panicked(payload) => format!("task panicked: {}", panic_message(&**payload)),
-        JoinErrorKind::Cancelled => "task was cancelled before it started".to_owned(),
-        JoinErrorKind::Failed => "task failed; its error is the scope's result".to_owned(),
+        JoinErrorKind::Panicked(payload) => {
+            format!("{origin} panicked: {}", panic_message(&**payload))
+        }
+        JoinErrorKind::Cancelled => format!("{origin} was cancelled before it started"),
+        JoinErrorKind::Failed => format!("{origin} failed; its error is the scope's result"),
     }
 }
 
 impl JoinError {
-    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>, origin: TaskOrigin) -> Self {
         Self {
             kind: JoinErrorKind::Panicked(payload),
+            origin,
         }
     }
 
-    pub(crate) fn cancelled() -> Self {
+    pub(crate) fn cancelled(origin: TaskOrigin) -> Self {
         Self {
             kind: JoinErrorKind::Cancelled,
+            origin,
         }
     }
 
-    pub(crate) fn failed() -> Self {
+    pub(crate) fn failed(origin: TaskOrigin) -> Self {
         Self {
             kind: JoinErrorKind::Failed,
+            origin,
         }
+    }
+
+    /// Where the task was spawned: the caller of `spawn_handle` (or
+    /// `spawn_async`).
+    pub fn spawned_at(&self) -> &'static Location<'static> {
+        self.origin.location
+    }
+
+    /// The name of the task's scope, if it was given one with
+    /// [`ScopeBuilder::name`](crate::ScopeBuilder::name).
+    pub fn scope_name(&self) -> Option<&str> {
+        self.origin.scope.as_deref()
     }
 
     /// The task panicked; [`into_panic`](Self::into_panic) returns the
@@ -130,7 +185,10 @@ impl JoinError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.kind {
             JoinErrorKind::Panicked(payload) => Ok(payload),
-            kind => Err(Self { kind }),
+            kind => Err(Self {
+                kind,
+                origin: self.origin,
+            }),
         }
     }
 }
@@ -138,7 +196,7 @@ impl JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("JoinError")
-            .field(&describe(&self.kind))
+            .field(&describe(&self.kind, &self.origin))
             .finish()
     }
 }

@@ -107,6 +107,7 @@ mod book_tests;
 pub use error::{BuildError, DeadlineExceeded, JoinError};
 pub use pool::broadcast::BroadcastContext;
 pub use pool::builder::ThreadPoolBuilder;
+pub use pool::metrics::PoolMetrics;
 pub use pool::yield_now::{yield_local, yield_now, Yield};
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
 pub use thread_pool::ThreadPool;
@@ -212,6 +213,7 @@ where
 /// taskgroup::spawn(move || tx.send("done").unwrap());
 /// assert_eq!(rx.recv().unwrap(), "done");
 /// ```
+#[track_caller]
 pub fn spawn<F>(f: F)
 where
     F: FnOnce() + Send + 'static,

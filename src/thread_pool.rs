@@ -59,6 +59,28 @@ impl ThreadPool {
         self.registry.num_threads()
     }
 
+    /// A snapshot of what the pool's workers have done since it started:
+    /// jobs run and stolen, sleeps and busy time per worker, and the jobs
+    /// waiting in its queues. See [`PoolMetrics`](crate::PoolMetrics).
+    ///
+    /// The counters cost the workers next to nothing (each writes only its
+    /// own cache line); taking a snapshot reads every worker's.
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// pool.scope(|s| {
+    ///     for _ in 0..10 {
+    ///         s.spawn(|_| {});
+    ///     }
+    /// });
+    /// let m = pool.metrics();
+    /// let ran: u64 = (0..m.num_threads()).map(|i| m.jobs_executed(i)).sum();
+    /// assert!(ran >= 10);
+    /// ```
+    pub fn metrics(&self) -> crate::PoolMetrics {
+        self.registry.metrics()
+    }
+
     /// Runs `op` with a [`Scope`] into which it can spawn tasks that borrow
     /// from the current stack frame, and returns `op`'s value once every
     /// task has finished.
@@ -200,6 +222,7 @@ impl ThreadPool {
     /// pool.spawn(move || tx.send(7).unwrap());
     /// assert_eq!(rx.recv().unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, f: F)
     where
         F: FnOnce() + Send + 'static,

@@ -146,12 +146,23 @@ fn panic_payload_comes_back_through_join_and_is_not_reraised() {
         let after = AtomicUsize::new(0);
         let ret = pool.scope(|s| {
             // &'static str payload, inspected by reference.
+            let line = line!() + 1;
             let h = s.spawn_handle(|_| -> u32 { panic!("boom: static") });
             let err = h.join().unwrap_err();
             assert!(err.is_panic());
             assert!(!err.is_cancelled());
             assert!(!err.is_failed());
-            assert_eq!(err.to_string(), "task panicked: boom: static");
+            assert_eq!(
+                (err.spawned_at().file(), err.spawned_at().line()),
+                (file!(), line)
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "task spawned at {} panicked: boom: static",
+                    err.spawned_at()
+                )
+            );
             let payload = err.into_panic();
             assert_str_payload(&*payload, "boom: static");
 
@@ -160,7 +171,13 @@ fn panic_payload_comes_back_through_join_and_is_not_reraised() {
                 panic!("boom: {} {}", "formatted", std::hint::black_box(7))
             });
             let err = h.join().unwrap_err();
-            assert_eq!(err.to_string(), "task panicked: boom: formatted 7");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "task spawned at {} panicked: boom: formatted 7",
+                    err.spawned_at()
+                )
+            );
             assert!(format!("{err:?}").contains("boom: formatted 7"));
             let payload = err.try_into_panic().expect("a panic");
             assert_string_payload(&*payload, "boom: formatted 7");
@@ -345,7 +362,13 @@ fn join_error_for_a_cancelled_task() {
             assert!(!err.is_failed());
             let text = err.to_string();
             assert!(text.contains("cancelled"), "{text}");
-            assert_eq!(text, "task was cancelled before it started");
+            assert_eq!(
+                text,
+                format!(
+                    "task spawned at {} was cancelled before it started",
+                    err.spawned_at()
+                )
+            );
             assert!(format!("{err:?}").contains("cancelled"));
             // try_into_panic gives the error back unchanged.
             let back = err.try_into_panic().unwrap_err();

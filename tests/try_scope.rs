@@ -453,7 +453,10 @@ fn spawn_handle_ok_err_and_panic() {
             assert!(!err.is_cancelled());
             assert_eq!(
                 err.to_string(),
-                "task failed; its error is the scope's result"
+                format!(
+                    "task spawned at {} failed; its error is the scope's result",
+                    err.spawned_at()
+                )
             );
             assert!(err.try_into_panic().unwrap_err().is_failed());
             assert!(s.is_cancelled());

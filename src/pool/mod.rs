@@ -7,6 +7,7 @@
 pub(crate) mod broadcast;
 pub(crate) mod builder;
 mod frames;
+pub(crate) mod metrics;
 pub(crate) mod registry;
 pub(crate) mod sleep;
 pub(crate) mod wait;
@@ -17,16 +18,19 @@ use crate::job::{catch, HeapJob};
 use registry::Registry;
 use worker::WorkerThread;
 
-/// Queues a detached task on `registry`.
+/// Queues a detached task on `registry`; a panic in it is reported with
+/// the caller's location.
+#[track_caller]
 pub(crate) fn spawn_detached<F>(registry: &Registry, f: F)
 where
     F: FnOnce() + Send + 'static,
 {
+    let spawned_at = std::panic::Location::caller();
     let task = move || {
         crate::spare::give_back();
         if let Err(payload) = catch(f) {
             let worker = WorkerThread::current().expect("a detached task ran outside its pool");
-            worker.registry().handle_panic(payload);
+            worker.registry().handle_panic(payload, spawned_at);
         }
     };
     // SAFETY: the task is `'static`.

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_deque::{Injector, Stealer, Worker};
 
 use super::builder::Handlers;
+use super::metrics::{Metrics, PoolMetrics};
 use super::sleep::Sleep;
 use super::worker::{main_loop, WorkerThread};
 use crate::error::BuildError;
@@ -46,6 +47,7 @@ pub(crate) struct Registry {
     pub(super) stealers: Box<[Stealer<JobRef>]>,
     pub(super) shares: super::broadcast::ShareQueues,
     pub(crate) sleep: Sleep,
+    pub(super) metrics: Metrics,
     terminating: AtomicBool,
     /// See [`spin_rounds`].
     pub(super) spin_rounds: u32,
@@ -76,6 +78,7 @@ impl Registry {
             stealers: deques.iter().map(Worker::stealer).collect(),
             shares: super::broadcast::ShareQueues::new(num_threads),
             sleep: Sleep::new(num_threads),
+            metrics: Metrics::new(num_threads),
             terminating: AtomicBool::new(false),
             spin_rounds: spin_rounds(),
             handlers,
@@ -109,6 +112,12 @@ impl Registry {
 
     pub(crate) fn num_threads(&self) -> usize {
         self.stealers.len()
+    }
+
+    /// A snapshot of the workers' counters.
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let queued = self.injector.len() + self.stealers.iter().map(Stealer::len).sum::<usize>();
+        self.metrics.snapshot(queued)
     }
 
     /// Queues `job`: on the current worker's deque if it belongs to this
@@ -187,8 +196,13 @@ impl Registry {
         job.into_value()
     }
 
-    /// Reports the panic of a detached task.
-    pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>) {
+    /// Reports the panic of a detached task spawned at `spawned_at`: to the
+    /// pool's panic handler, or on stderr, naming where it was spawned.
+    pub(crate) fn handle_panic(
+        &self,
+        payload: Box<dyn Any + Send>,
+        spawned_at: &'static std::panic::Location<'static>,
+    ) {
         match &self.handlers.panic {
             Some(handler) => {
                 if let Err(second) = catch(|| handler(payload)) {
@@ -198,7 +212,7 @@ impl Registry {
             }
             None => {
                 eprintln!(
-                    "taskgroup: a detached task panicked: {}",
+                    "taskgroup: detached task spawned at {spawned_at} panicked: {}",
                     crate::error::panic_message(&*payload)
                 );
                 drop_payload(payload);

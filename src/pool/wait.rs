@@ -95,6 +95,7 @@ impl WorkerThread {
             if let Some(job) = job {
                 if idle {
                     idle = false;
+                    self.registry.metrics.busy(self.index());
                     if !confined {
                         self.registry.sleep.set_busy();
                     }
@@ -110,6 +111,7 @@ impl WorkerThread {
             }
             if !idle {
                 idle = true;
+                self.registry.metrics.idle(self.index());
                 // An idle thread holds no scope open.
                 spare::give_back();
                 // A confined waiter takes no published work: it is not the
@@ -128,6 +130,7 @@ impl WorkerThread {
                 }
                 continue;
             }
+            self.registry.metrics.slept(self.index());
             if confined {
                 self.registry
                     .sleep
@@ -141,8 +144,11 @@ impl WorkerThread {
             }
             idle_rounds = 0;
         }
-        if idle && !confined {
-            self.registry.sleep.set_busy();
+        if idle {
+            self.registry.metrics.busy(self.index());
+            if !confined {
+                self.registry.sleep.set_busy();
+            }
         }
         // Back to what this thread was doing, which may not be a task of
         // the scope whose units it kept while waiting, and may block.

@@ -115,6 +115,7 @@ impl WorkerThread {
     #[inline]
     pub(crate) unsafe fn execute(&self, job: JobRef) {
         // SAFETY: forwarded to the caller. A job catches its own panics.
+        self.registry.metrics.executed(self.index);
         self.as_new_job(|| context::with(Context::NONE, || unsafe { job.execute() }));
     }
 
@@ -166,8 +167,16 @@ impl WorkerThread {
     pub(super) fn find_work(&self) -> Option<JobRef> {
         self.take_share()
             .or_else(|| self.pop_local())
-            .or_else(|| self.steal_injected())
-            .or_else(|| self.steal_from_others())
+            .or_else(|| self.steal())
+    }
+
+    /// A job from the injector or another worker's deque.
+    fn steal(&self) -> Option<JobRef> {
+        let job = self.steal_injected().or_else(|| self.steal_from_others());
+        if job.is_some() {
+            self.registry.metrics.stole(self.index);
+        }
+        job
     }
 
     /// Whether a queue that [`find_work`](Self::find_work) looks in holds a
@@ -258,6 +267,7 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
     CURRENT.with(|current| current.set(&worker));
     let registry = &*worker.registry;
 
+    registry.metrics.busy(index);
     registry.run_thread_handler("start_handler", &registry.handlers.start, index);
 
     worker.wait_until(|| registry.terminating());

@@ -51,6 +51,28 @@ impl<'pool> ScopeBuilder<'pool> {
         }
     }
 
+    /// Names the scope. The name shows in the scope's `Debug` and in the
+    /// [`JoinError`](crate::JoinError)s of its tasks, so that a failure
+    /// says which part of a program it came from. Naming costs nothing on
+    /// the scope's hot paths (a task with a handle carries a reference to
+    /// the name).
+    ///
+    /// ```
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let err = pool
+    ///     .scope_builder()
+    ///     .name("fetch")
+    ///     .scope(|s| s.spawn_handle(|_| -> () { panic!("timeout") }).join())
+    ///     .unwrap()
+    ///     .unwrap_err();
+    /// assert_eq!(err.scope_name(), Some("fetch"));
+    /// assert!(err.to_string().ends_with(r#"in scope "fetch" panicked: timeout"#));
+    /// ```
+    pub fn name(mut self, name: impl Into<std::sync::Arc<str>>) -> Self {
+        self.options.name = Some(name.into());
+        self
+    }
+
     /// The scope counts as cancelled from `deadline` on: tasks that have not
     /// started by then are dropped without running, and
     /// [`Scope::is_cancelled`] turns true for the running ones. The scope
@@ -111,7 +133,7 @@ impl<'pool> ScopeBuilder<'pool> {
     where
         OP: FnOnce(&Scope<'scope>) -> R,
     {
-        let scope = Scope::new(self.registry(), self.options);
+        let scope = Scope::new(self.registry(), self.options.clone());
         let value = match scope.core.run_body(|| op(&scope)) {
             Ok(value) => value,
             Err(payload) => std::panic::resume_unwind(payload),
@@ -136,7 +158,7 @@ impl<'pool> ScopeBuilder<'pool> {
         OP: FnOnce(&TryScope<'scope, E>) -> Result<R, E>,
         E: From<DeadlineExceeded> + Send + 'scope,
     {
-        let (result, scope) = TryScope::new(self.registry(), self.options).run(op);
+        let (result, scope) = TryScope::new(self.registry(), self.options.clone()).run(op);
         let value = result?;
         if scope.core().deadline_passed() {
             Err(DeadlineExceeded::new((), scope.core().skipped()).into())
@@ -149,6 +171,7 @@ impl<'pool> ScopeBuilder<'pool> {
 impl fmt::Debug for ScopeBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeBuilder")
+            .field("name", &self.options.name)
             .field("deadline", &self.options.deadline)
             .field("max_concurrency", &self.options.max_concurrency)
             .finish_non_exhaustive()

@@ -62,6 +62,8 @@ use crate::lend::LendHost;
 use crate::pool::registry::Registry;
 use crate::pool::wait::Wait;
 use crate::pool::worker::WorkerThread;
+use std::sync::Arc as StdArc;
+
 use crate::sync::{Arc, AtomicUsize, CachePadded, Ordering};
 use crate::waitgroup::WaitGroup;
 
@@ -70,10 +72,11 @@ use crate::waitgroup::WaitGroup;
 const EXTERNAL_SPIN_ROUNDS: u32 = 64;
 
 /// What a scope is created with, besides its pool.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Options {
     pub(crate) deadline: Option<Instant>,
     pub(crate) max_concurrency: Option<usize>,
+    pub(crate) name: Option<StdArc<str>>,
 }
 
 pub(crate) struct ScopeCore {
@@ -94,6 +97,9 @@ pub(crate) struct ScopeCore {
     /// Tasks dropped without running because the scope was cancelled.
     pub(super) skipped: AtomicUsize,
     pub(super) limiter: Option<Limiter>,
+    /// The scope's name, if it was given one: shown in its `Debug` and in
+    /// its tasks' `JoinError`s.
+    pub(super) name: Option<StdArc<str>>,
 }
 
 // SAFETY: the registry and the parent are `Sync` and outlive the scope; the
@@ -129,6 +135,7 @@ impl ScopeCore {
             panics: Panics::default(),
             skipped: AtomicUsize::new(0),
             limiter: options.max_concurrency.map(Limiter::new),
+            name: options.name,
         }
     }
 
@@ -235,6 +242,10 @@ impl ScopeCore {
 
     pub(crate) fn owner(&self) -> Option<usize> {
         self.owner
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     pub(crate) fn record_panic(&self, payload: Box<dyn Any + Send>) {

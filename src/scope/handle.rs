@@ -20,7 +20,7 @@ use std::ptr;
 use super::core::ScopeCore;
 use super::handle_state::{tag, Outcome, PanicSlot, State};
 use super::task::lend_slot;
-use crate::error::JoinError;
+use crate::error::{JoinError, TaskOrigin};
 use crate::pool::registry::Registry;
 use crate::pool::worker::WorkerThread;
 use crate::sync::{Arc, Ordering};
@@ -110,12 +110,13 @@ impl<T> TaskHandle<'_, T> {
         match unsafe { self.state.take() } {
             Some(Outcome::Value(value)) => Ok(value),
             Some(Outcome::Panicked(slot)) => {
-                Err(JoinError::panicked(slot.take().unwrap_or_else(|| {
+                let payload = slot.take().unwrap_or_else(|| {
                     Box::new("taskgroup: this task's panic was already re-raised by its scope")
-                })))
+                });
+                Err(JoinError::panicked(payload, self.state.origin.clone()))
             }
-            Some(Outcome::Failed) => Err(JoinError::failed()),
-            None => Err(JoinError::cancelled()),
+            Some(Outcome::Failed) => Err(JoinError::failed(self.state.origin.clone())),
+            None => Err(JoinError::cancelled(self.state.origin.clone())),
         }
     }
 
@@ -170,12 +171,13 @@ pub(crate) struct Sender<T> {
 unsafe impl<T: Send> Send for Sender<T> {}
 
 /// A handle and its sender, for a task of `core` (`limited` if the scope
-/// has a concurrency limit).
+/// has a concurrency limit) spawned as `origin` says.
 pub(crate) fn channel<'scope, T>(
     core: &ScopeCore,
     limited: bool,
+    origin: TaskOrigin,
 ) -> (TaskHandle<'scope, T>, Sender<T>) {
-    let (state, guard) = State::new(limited);
+    let (state, guard) = State::new(limited, origin);
     let sender = Sender {
         state: Arc::clone(&state),
         guard: ManuallyDrop::new(guard),

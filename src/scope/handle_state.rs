@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::fmt;
 
+use crate::error::TaskOrigin;
 use crate::pool::registry::Registry;
 use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, Mutex, Ordering, UnsafeCell};
 use crate::waitgroup::{WaitGroup, WaitGuard};
@@ -57,6 +58,8 @@ pub(crate) struct State<T> {
     task: UnsafeCell<Option<Task>>,
     /// Whether the task's scope has a concurrency limit.
     pub(super) limited: bool,
+    /// Where the task was spawned, for its `JoinError`.
+    pub(super) origin: TaskOrigin,
     finished: WaitGroup,
     /// Written by the sender before `finished` reaches zero, read by `join`
     /// after; `None` then means the task was cancelled.
@@ -105,12 +108,13 @@ pub(crate) unsafe fn mark_launched(tag: usize) {
 
 impl<T> State<T> {
     /// A state whose task is outstanding, and the guard that finishes it.
-    pub(crate) fn new(limited: bool) -> (Arc<Self>, WaitGuard<'static>) {
+    pub(crate) fn new(limited: bool, origin: TaskOrigin) -> (Arc<Self>, WaitGuard<'static>) {
         let state = Arc::new(State {
             launched: AtomicBool::new(!limited),
             claimed: AtomicBool::new(false),
             task: UnsafeCell::new(None),
             limited,
+            origin,
             finished: WaitGroup::new(),
             outcome: UnsafeCell::new(None),
             joiner: AtomicUsize::new(0),

@@ -175,6 +175,7 @@ impl<'scope> Scope<'scope> {
 impl fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
+            .field("name", &self.core.name())
             // The scope's count: the body, the tasks not finished, and
             // units that workers keep for the scope's next spawns.
             .field("count", &self.core.count())

@@ -2,6 +2,7 @@
 //! any), how it runs (as a task, unless the scope was cancelled), and how a
 //! running task of a limited scope lends its slot (see `crate::lend`).
 
+use std::panic::Location;
 use std::ptr;
 
 use super::core::ScopeCore;
@@ -9,6 +10,7 @@ use super::handle::{self, TaskHandle};
 use super::handle_state;
 use super::spare::{keep_spare_only_for, TaskGuard};
 use crate::context;
+use crate::error::TaskOrigin;
 use crate::job::{catch, HeapJob, JobRef};
 use crate::lend::LendHost;
 use crate::pool::sleep::Sleep;
@@ -65,7 +67,8 @@ impl ScopeCore {
         F: FnOnce(&S, handle::Sender<T>) + Send,
     {
         let worker = self.pool_worker();
-        let (handle, sender) = handle::channel(self, self.limiter.is_some());
+        let origin = TaskOrigin::new(Location::caller(), self.name.clone());
+        let (handle, sender) = handle::channel(self, self.limiter.is_some(), origin);
         let state = handle.state();
         // Two units: one for the task, wherever it runs, and one for its
         // queued job, which touches the scope (the limiter) after the task

@@ -397,6 +397,9 @@ fn main() {
 
     // 3. try_scope: the first error stops the walk.
     first_error::demo(&pool, &root, skip_target, sequential_summary.largest);
+
+    // 4. What the pool's workers did through all of the above.
+    println!("pool:       {}", pool.metrics());
 }
 
 mod first_error {

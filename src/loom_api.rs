@@ -13,13 +13,22 @@ impl Sleep {
     pub fn new(workers: usize) -> Self {
         Self(sleep::Sleep::new(workers))
     }
-    /// See `pool::sleep::Sleep::sleep`.
+    /// See `pool::sleep::Sleep::sleep_until`.
     pub fn sleep(&self, index: usize, should_wake: impl FnOnce() -> bool) {
-        self.0.sleep(index, sleep::Sleeper::Any, should_wake)
+        self.0
+            .sleep_until(index, sleep::Sleeper::Any, None, should_wake)
     }
-    /// See `pool::sleep::Sleep::sleep` with `Sleeper::Targeted`.
+    /// See `pool::sleep::Sleep::sleep_until` with `Sleeper::Targeted`.
     pub fn sleep_targeted(&self, index: usize, should_wake: impl FnOnce() -> bool) {
-        self.0.sleep(index, sleep::Sleeper::Targeted, should_wake)
+        self.0
+            .sleep_until(index, sleep::Sleeper::Targeted, None, should_wake)
+    }
+    /// See `pool::sleep::Sleep::sleep_until`, with a deadline (loom decides
+    /// when, if ever, it passes).
+    pub fn sleep_timed(&self, index: usize, should_wake: impl FnOnce() -> bool) {
+        let deadline = Some(std::time::Instant::now());
+        self.0
+            .sleep_until(index, sleep::Sleeper::Any, deadline, should_wake)
     }
     /// See `pool::sleep::Sleep::notify_one`.
     pub fn notify_one(&self) {
@@ -59,7 +68,10 @@ pub fn finish_tasks(guards: Vec<WaitGuard<'_>>, owner: usize, sleep: &Sleep) {
 
 /// The completion protocol shared by a task and its `TaskHandle`.
 pub fn result_channel<T: Send>() -> (ResultJoiner<T>, ResultSender<T>) {
-    let (state, guard) = crate::scope::HandleState::new(false);
+    let (state, guard) = crate::scope::HandleState::new(
+        false,
+        crate::error::TaskOrigin::new(std::panic::Location::caller(), None),
+    );
     (
         ResultJoiner(crate::sync::Arc::clone(&state)),
         ResultSender { guard, state },
@@ -304,7 +316,10 @@ pub struct Claim(crate::sync::Arc<crate::scope::HandleState<()>>);
 impl Claim {
     /// A claimable task that adds one to `ran`.
     pub fn new(ran: crate::sync::Arc<crate::sync::AtomicUsize>) -> Self {
-        let (state, guard) = crate::scope::HandleState::<()>::new(false);
+        let (state, guard) = crate::scope::HandleState::<()>::new(
+            false,
+            crate::error::TaskOrigin::new(std::panic::Location::caller(), None),
+        );
         // SAFETY: not shared yet; the task borrows nothing.
         unsafe {
             state.set_task(move || {

@@ -136,3 +136,28 @@ fn a_late_unpark_never_wakes_the_next_sleep() {
         );
     });
 }
+
+/// A worker whose sleep times out races the notification meant for it: the
+/// timeout and the move to `NOTIFIED` are decided under one lock, so the
+/// worker is counted out of `sleepers` once, and the notification (if it
+/// won) does not wake its next sleep.
+#[test]
+fn a_timed_out_sleep_races_its_notification() {
+    loom::model(|| {
+        let sleep = Arc::new(Sleep::new(1));
+        let done = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (sleep, done) = (Arc::clone(&sleep), Arc::clone(&done));
+            thread::spawn(move || {
+                sleep.sleep_timed(0, || done.load(Ordering::Relaxed));
+                while !done.load(Ordering::Acquire) {
+                    sleep.sleep(0, || done.load(Ordering::Relaxed));
+                }
+            })
+        };
+        done.swap(true, Ordering::Release);
+        sleep.notify_worker(0);
+        worker.join().unwrap();
+        assert_eq!(sleep.sleepers(), 0);
+    });
+}

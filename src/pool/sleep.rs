@@ -28,6 +28,8 @@
 //! miss the sleep it was meant for and land on the worker's next one. The busy case, where nobody sleeps, costs the waker one fence and one
 //! load.
 
+use std::time::Instant;
+
 use crate::sync::parking::{self, Parked};
 use crate::sync::{fence, AtomicU32, AtomicUsize, CachePadded, Ordering};
 
@@ -86,7 +88,15 @@ impl Sleep {
     /// publish before calling [`notify_one`](Self::notify_one) (for an
     /// [`Sleeper::Any`]) or [`notify_worker`](Self::notify_worker) for this
     /// worker.
-    pub(crate) fn sleep(&self, index: usize, sleeper: Sleeper, should_wake: impl FnOnce() -> bool) {
+    ///
+    /// With a `deadline`, the worker sleeps no longer than until then.
+    pub(crate) fn sleep_until(
+        &self,
+        index: usize,
+        sleeper: Sleeper,
+        deadline: Option<Instant>,
+        should_wake: impl FnOnce() -> bool,
+    ) {
         let slot = &self.slots[index];
         let asleep = match sleeper {
             Sleeper::Any => SLEEPING,
@@ -120,12 +130,26 @@ impl Sleep {
         let parked = parking::park(
             slot_key(slot),
             || slot.state.load(Ordering::Acquire) == asleep,
-            || {},
-            None,
+            // Under the same lock as a notification's move to `NOTIFIED`:
+            // either it got there first, or we leave `asleep` ourselves.
+            || {
+                if slot
+                    .state
+                    .compare_exchange(asleep, AWAKE, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                    && sleeper == Sleeper::Any
+                {
+                    self.sleepers.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+            deadline,
         );
-        debug_assert!(matches!(parked, Parked::Unparked(_) | Parked::Invalid));
-        // Whoever notified us has already taken us off `sleepers`.
-        debug_assert_eq!(slot.state.load(Ordering::Relaxed), NOTIFIED);
+        // Whoever notified us has already taken us off `sleepers`; a
+        // timeout took us off itself.
+        debug_assert!(match parked {
+            Parked::Unparked(_) | Parked::Invalid => slot.state.load(Ordering::Relaxed) == NOTIFIED,
+            Parked::TimedOut => slot.state.load(Ordering::Relaxed) != asleep,
+        });
         slot.state.store(AWAKE, Ordering::Relaxed);
     }
 

@@ -11,6 +11,7 @@ use crate::job::JobRef;
 use crate::lend::LendHost;
 use crate::spare;
 use crate::sync::spin_hint;
+use std::time::Instant;
 
 /// What a worker waits for.
 pub(crate) trait Wait {
@@ -31,6 +32,11 @@ pub(crate) trait Wait {
     /// taking it: checked under the sleep protocol's announcement.
     fn has_own_job(&self) -> bool {
         false
+    }
+
+    /// When to give up waiting, if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
     }
 }
 
@@ -66,7 +72,9 @@ impl WorkerThread {
     /// Before all that, a wait in a task that holds a slot of a concurrency
     /// limit runs the queued tasks of that limit that what it waits for is
     /// waiting for (see `LendHost`).
-    pub(crate) fn wait_for(&self, wait: &impl Wait) {
+    ///
+    /// Returns false if the wait's [deadline](Wait::deadline) passed first.
+    pub(crate) fn wait_for(&self, wait: &impl Wait) -> bool {
         // The `join` frames this thread waits in are work nobody else can
         // see, and the jobs it is about to run may block: show them first.
         while self.publish_oldest() {}
@@ -80,6 +88,8 @@ impl WorkerThread {
         let lent_requested = || host.is_some_and(LendHost::is_requested);
         let mut idle_rounds = 0;
         let mut idle = false;
+        let deadline = wait.deadline();
+        let mut done = true;
         loop {
             let job = wait.own_job().or_else(lent).or_else(|| {
                 if wait.is_done() {
@@ -109,6 +119,10 @@ impl WorkerThread {
             if wait.is_done() {
                 break;
             }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                done = false;
+                break;
+            }
             if !idle {
                 idle = true;
                 self.registry.metrics.idle(self.index());
@@ -134,13 +148,15 @@ impl WorkerThread {
             if confined {
                 self.registry
                     .sleep
-                    .sleep(self.index(), Sleeper::Targeted, || {
+                    .sleep_until(self.index(), Sleeper::Targeted, deadline, || {
                         wait.is_done() || wait.has_own_job() || lent_requested()
                     });
             } else {
-                self.registry.sleep.sleep(self.index(), Sleeper::Any, || {
-                    wait.is_done() || wait.has_own_job() || lent_requested() || self.has_work()
-                });
+                self.registry
+                    .sleep
+                    .sleep_until(self.index(), Sleeper::Any, deadline, || {
+                        wait.is_done() || wait.has_own_job() || lent_requested() || self.has_work()
+                    });
             }
             idle_rounds = 0;
         }
@@ -153,6 +169,7 @@ impl WorkerThread {
         // Back to what this thread was doing, which may not be a task of
         // the scope whose units it kept while waiting, and may block.
         spare::give_back();
+        done
     }
 }
 

@@ -92,6 +92,7 @@ mod global;
 mod job;
 mod join;
 mod lend;
+mod local_wait;
 mod pool;
 mod scope;
 mod slots;

@@ -10,8 +10,13 @@ use crate::context;
 use crate::job::JobRef;
 use crate::lend::LendHost;
 use crate::spare;
-use crate::sync::spin_hint;
+use std::sync::Arc as StdArc;
+use std::task::{Wake, Waker};
 use std::time::Instant;
+
+use super::registry::Registry;
+use crate::local_wait;
+use crate::sync::{spin_hint, Arc};
 
 /// What a worker waits for.
 pub(crate) trait Wait {
@@ -170,6 +175,50 @@ impl WorkerThread {
         // the scope whose units it kept while waiting, and may block.
         spare::give_back();
         done
+    }
+}
+
+/// A [`Wait`] for a condition, with a deadline.
+struct Until<'a> {
+    done: &'a dyn Fn() -> bool,
+    deadline: Option<Instant>,
+}
+
+impl Wait for Until<'_> {
+    fn is_done(&self) -> bool {
+        (self.done)()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+/// A worker waits for the layers below the pool (a `WaitGroup`) the way it
+/// waits for anything: running its pool's jobs.
+impl local_wait::Waiter for WorkerThread {
+    fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    fn wait_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        self.wait_for(&Until { done, deadline })
+    }
+}
+
+/// Wakes worker `index` of `registry`, waiting for its own condition.
+pub(super) struct WorkerWake {
+    pub(super) registry: Arc<Registry>,
+    pub(super) index: usize,
+}
+
+impl Wake for WorkerWake {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.registry.sleep.notify_worker(self.index);
     }
 }
 

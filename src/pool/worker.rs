@@ -8,7 +8,11 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::frames::Frames;
 use super::registry::Registry;
+use std::task::Waker;
+
+use super::wait::WorkerWake;
 use crate::context::{self, Context};
+use crate::local_wait;
 use crate::job::JobRef;
 use crate::spare;
 use crate::sync::{spin_hint, Arc};
@@ -29,6 +33,8 @@ pub(crate) struct WorkerThread {
     mark: Cell<(u64, u64)>,
     /// How many waits beneath the current frame run only their own jobs.
     pub(super) confined: Cell<usize>,
+    /// Wakes this worker for its own condition (see `local_wait`).
+    pub(super) waker: Waker,
 }
 
 thread_local! {
@@ -255,7 +261,6 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
         deque,
         frames: Frames::new(),
         index,
-        registry,
         rng: Cell::new(
             0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd),
         ),
@@ -263,8 +268,15 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
         popped: Cell::new(0),
         mark: Cell::new((0, 0)),
         confined: Cell::new(0),
+        waker: Waker::from(std::sync::Arc::new(WorkerWake {
+            registry: Arc::clone(&registry),
+            index,
+        })),
+        registry,
     };
     CURRENT.with(|current| current.set(&worker));
+    // SAFETY: unregistered below, before `worker` goes.
+    unsafe { local_wait::register(&worker) };
     let registry = &*worker.registry;
 
     registry.metrics.busy(index);
@@ -279,5 +291,6 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
     spare::give_back();
 
     registry.run_thread_handler("exit_handler", &registry.handlers.exit, index);
+    local_wait::unregister();
     CURRENT.with(|current| current.set(ptr::null()));
 }

@@ -26,6 +26,18 @@ pub enum BuildError {
         /// The index of the worker being named.
         index: usize,
     },
+    /// The `thread_name` closure returned a name with a NUL byte for worker
+    /// `index`: the operating system takes thread names as C strings, so
+    /// std refuses such a name.
+    #[error(
+        "thread name {name:?} for worker {index} contains a NUL byte, which thread names may not"
+    )]
+    ThreadNameContainsNul {
+        /// The index of the worker being named.
+        index: usize,
+        /// The name the closure returned.
+        name: String,
+    },
     /// [`build_global`](crate::ThreadPoolBuilder::build_global) was called
     /// after the global pool already existed.
     #[error("the global thread pool is already initialized; build_global must come before its first use and only once")]

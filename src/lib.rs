@@ -62,8 +62,12 @@
 //! | input | behaviour |
 //! |---|---|
 //! | `num_threads(0)` | [`BuildError::ZeroThreads`] |
-//! | a stack size the OS refuses | [`BuildError::Spawn`], with the `io::Error` as its source; threads already started are joined |
+//! | a stack size the OS refuses | [`BuildError::Spawn`], with the `io::Error` as its source |
+//! | a stack size below [`ThreadPoolBuilder::MIN_STACK_SIZE`] (even `stack_size(1)`) | raised to that minimum, which a worker's whole life fits in |
 //! | a `thread_name` closure that panics | [`BuildError::ThreadNamePanicked`] |
+//! | a thread name with a NUL byte | [`BuildError::ThreadNameContainsNul`] |
+//! | a `thread_name` closure whose captures panic when dropped | that panic reaches the caller of `build` |
+//! | any of the `build` failures above | threads already started are stopped and joined (exit handlers run) before `build` returns or unwinds |
 //! | a `start_handler` or `exit_handler` that panics | reported on stderr; the worker runs on |
 //! | a `panic_handler` that panics | reported on stderr; the worker runs on |
 //! | a task whose captures panic when dropped (after running, or when cancelled) | that panic is the task's panic, re-raised by the scope |

@@ -38,6 +38,17 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
+    /// The smallest stack a worker gets, in bytes (128 KiB): a smaller
+    /// [`stack_size`](Self::stack_size) is raised to it.
+    ///
+    /// A worker's own life, from its start to its last thread-local
+    /// destructor (crossbeam's, among others), with a task's panic reported
+    /// and a backtrace printed, needs about 32 KiB in a debug build on
+    /// x86-64 Linux; this leaves four times that, for other platforms,
+    /// compilers and instrumented builds. (It is also musl's default thread
+    /// stack.) Your tasks' own frames come on top.
+    pub const MIN_STACK_SIZE: usize = 128 << 10;
+
     /// A builder with the defaults: one thread per logical CPU, unnamed
     /// threads, the platform's stack size, panics reported on stderr.
     pub fn new() -> Self {
@@ -53,14 +64,30 @@ impl ThreadPoolBuilder {
     }
 
     /// Names worker `i` with `name(i)`. If the closure panics,
-    /// [`build`](Self::build) returns [`BuildError::ThreadNamePanicked`].
+    /// [`build`](Self::build) returns [`BuildError::ThreadNamePanicked`];
+    /// if a name contains a NUL byte, which thread names may not,
+    /// [`BuildError::ThreadNameContainsNul`].
     pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
         self.thread_name = Some(Box::new(name));
         self
     }
 
-    /// The stack size of each worker, in bytes. A size the operating system
-    /// refuses makes [`build`](Self::build) return [`BuildError::Spawn`].
+    /// The stack size of each worker, in bytes. Without this call a worker
+    /// gets std's default for new threads (2 MiB unless `RUST_MIN_STACK`
+    /// says otherwise).
+    ///
+    /// A size below [`MIN_STACK_SIZE`](Self::MIN_STACK_SIZE) is raised to
+    /// it: the pool's own code, and the thread-local destructors that run
+    /// when a worker exits, need that much, and running out of stack
+    /// aborts the whole process. A size the operating system refuses makes
+    /// [`build`](Self::build) return [`BuildError::Spawn`].
+    ///
+    /// ```
+    /// // Far too small: raised to the minimum, so the pool still works.
+    /// let pool = taskgroup::ThreadPool::builder().num_threads(1).stack_size(1).build()?;
+    /// assert_eq!(pool.install(|| 6 * 7), 42);
+    /// # Ok::<(), taskgroup::BuildError>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -97,9 +124,17 @@ impl ThreadPoolBuilder {
     /// # Errors
     ///
     /// [`BuildError::ZeroThreads`] for `num_threads(0)`,
-    /// [`BuildError::Spawn`] if the operating system refuses a thread, and
-    /// [`BuildError::ThreadNamePanicked`]. Threads already started are
-    /// stopped and joined before the error is returned.
+    /// [`BuildError::Spawn`] if the
+    /// operating system refuses a thread, and
+    /// [`BuildError::ThreadNamePanicked`] or
+    /// [`BuildError::ThreadNameContainsNul`] for a bad `thread_name`.
+    /// Threads already started are stopped and joined (their exit handlers
+    /// have run) before the error is returned.
+    ///
+    /// # Panics
+    ///
+    /// If dropping the `thread_name` closure panics, that panic goes on to
+    /// the caller, after the workers have been stopped and joined.
     ///
     /// ```
     /// let err = taskgroup::ThreadPool::builder().num_threads(0).build().unwrap_err();
@@ -111,12 +146,8 @@ impl ThreadPoolBuilder {
             Some(n) => n,
             None => num_cpus::get().max(1),
         };
-        let registry = Registry::start(
-            num_threads,
-            self.thread_name,
-            self.stack_size,
-            self.handlers,
-        )?;
+        let stack_size = self.stack_size.map(|size| size.max(Self::MIN_STACK_SIZE));
+        let registry = Registry::start(num_threads, self.thread_name, stack_size, self.handlers)?;
         Ok(ThreadPool { registry })
     }
 
@@ -143,5 +174,79 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("start_handler", &self.handlers.start.is_some())
             .field("exit_handler", &self.handlers.exit.is_some())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Handlers that record which workers exited.
+    fn recording_exits() -> (Handlers, Arc<Mutex<Vec<usize>>>) {
+        let exits = Arc::new(Mutex::new(Vec::new()));
+        let e = Arc::clone(&exits);
+        let handlers = Handlers {
+            exit: Some(Box::new(move |i| e.lock().unwrap().push(i))),
+            ..Handlers::default()
+        };
+        (handlers, exits)
+    }
+
+    fn sorted(v: &Mutex<Vec<usize>>) -> Vec<usize> {
+        let mut v = v.lock().unwrap().clone();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn a_refused_spawn_joins_the_workers_started_before_it() {
+        let (handlers, exits) = recording_exits();
+        let attempts = AtomicUsize::new(0);
+        let err = Registry::start_with(4, None, None, handlers, |builder, worker| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            if worker.index() == 2 {
+                return Err(std::io::Error::other("no more threads today"));
+            }
+            builder.spawn(move || worker.run())
+        })
+        .unwrap_err();
+        match &err {
+            BuildError::Spawn { index, source } => {
+                assert_eq!(*index, 2);
+                assert_eq!(source.to_string(), "no more threads today");
+            }
+            other => panic!("expected Spawn, got {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            "could not start worker thread 2: no more threads today"
+        );
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            3,
+            "no spawn after the failure"
+        );
+        assert_eq!(sorted(&exits), [0, 1]);
+    }
+
+    #[test]
+    fn a_panicking_spawn_joins_the_workers_started_before_it() {
+        let (handlers, exits) = recording_exits();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Registry::start_with(3, None, None, handlers, |builder, worker| {
+                if worker.index() == 1 {
+                    std::panic::panic_any("spawn exploded");
+                }
+                builder.spawn(move || worker.run())
+            })
+        }));
+        let payload = result
+            .err()
+            .expect("the spawn's panic goes on to the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"spawn exploded"));
+        assert_eq!(sorted(&exits), [0]);
     }
 }

@@ -74,6 +74,7 @@
 //! | a panic payload whose `Drop` panics | caught wherever the pool drops a payload; the worker runs on |
 //! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..." |
 //! | `build_global` after the global pool exists | [`BuildError::GlobalPoolAlreadyInitialized`] |
+//! | `TASKGROUP_NUM_THREADS` set to anything but a positive integer (`""`, `"0"`, `"-1"`, `"4 "`, ...) when it decides a pool's size | [`BuildError::InvalidEnv`] naming the variable and the value; a panic with that message from [`ThreadPool::new`] and from the global pool's first use |
 //! | `max_concurrency(0)` | panic: "max_concurrency must be at least 1 ..." |
 //! | [`JoinError::into_panic`] on an error that is not a panic | panic naming the rule |
 //! | a task spawning into its scope after the body returned | allowed: the task holds the scope open |
@@ -205,6 +206,28 @@ where
     F: FnOnce() + Send + 'static,
 {
     pool::spawn_detached(global::current_registry(), f);
+}
+
+/// The number of threads of the current pool: the pool of the worker this
+/// is called on, or the global pool anywhere else (which this builds, if
+/// nothing has used it yet).
+///
+/// Use it to decide how finely to split work for the pool that will run it.
+///
+/// ```
+/// let pool = taskgroup::ThreadPool::builder().num_threads(3).build().unwrap();
+/// assert_eq!(pool.install(taskgroup::current_num_threads), 3);
+/// // Outside any worker: the global pool (one thread per logical CPU,
+/// // or as `TASKGROUP_NUM_THREADS` or `build_global` says).
+/// assert!(taskgroup::current_num_threads() >= 1);
+/// ```
+///
+/// # Panics
+///
+/// Outside a worker, if the global pool does not exist yet and cannot be
+/// built (see [`ThreadPool::new`]).
+pub fn current_num_threads() -> usize {
+    global::current_registry().num_threads()
 }
 
 /// The index of the current thread in its pool, or `None` outside any pool's

@@ -37,6 +37,10 @@ pub struct ThreadPoolBuilder {
     handlers: Handlers,
 }
 
+/// The environment variable that sets the number of threads of a pool whose
+/// builder was not given [`num_threads`](ThreadPoolBuilder::num_threads).
+const NUM_THREADS_VAR: &str = "TASKGROUP_NUM_THREADS";
+
 impl ThreadPoolBuilder {
     /// The smallest stack a worker gets, in bytes (128 KiB): a smaller
     /// [`stack_size`](Self::stack_size) is raised to it.
@@ -49,15 +53,21 @@ impl ThreadPoolBuilder {
     /// stack.) Your tasks' own frames come on top.
     pub const MIN_STACK_SIZE: usize = 128 << 10;
 
-    /// A builder with the defaults: one thread per logical CPU, unnamed
-    /// threads, the platform's stack size, panics reported on stderr.
+    /// A builder with the defaults: one thread per logical CPU (or
+    /// `TASKGROUP_NUM_THREADS`), unnamed threads, the platform's stack
+    /// size, panics reported on stderr.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The number of worker threads. Zero is refused by
-    /// [`build`](Self::build) with [`BuildError::ZeroThreads`]; the default
-    /// is the number of logical CPUs.
+    /// [`build`](Self::build) with [`BuildError::ZeroThreads`].
+    ///
+    /// Without this call, the environment variable `TASKGROUP_NUM_THREADS`
+    /// decides, if it is set: it must hold a positive integer (ASCII digits
+    /// only), or `build` returns [`BuildError::InvalidEnv`]. If it is not
+    /// set either, the pool has one thread per logical CPU. An explicit
+    /// `num_threads` always wins; the variable is then not read at all.
     pub fn num_threads(mut self, num_threads: usize) -> Self {
         self.num_threads = Some(num_threads);
         self
@@ -124,7 +134,8 @@ impl ThreadPoolBuilder {
     /// # Errors
     ///
     /// [`BuildError::ZeroThreads`] for `num_threads(0)`,
-    /// [`BuildError::Spawn`] if the
+    /// [`BuildError::InvalidEnv`] if `TASKGROUP_NUM_THREADS` decides the
+    /// size and is not a positive integer, [`BuildError::Spawn`] if the
     /// operating system refuses a thread, and
     /// [`BuildError::ThreadNamePanicked`] or
     /// [`BuildError::ThreadNameContainsNul`] for a bad `thread_name`.
@@ -144,7 +155,10 @@ impl ThreadPoolBuilder {
         let num_threads = match self.num_threads {
             Some(0) => return Err(BuildError::ZeroThreads),
             Some(n) => n,
-            None => num_cpus::get().max(1),
+            None => match num_threads_from_env()? {
+                Some(n) => n,
+                None => num_cpus::get().max(1),
+            },
         };
         let stack_size = self.stack_size.map(|size| size.max(Self::MIN_STACK_SIZE));
         let registry = Registry::start(num_threads, self.thread_name, stack_size, self.handlers)?;
@@ -161,6 +175,30 @@ impl ThreadPoolBuilder {
     /// already been built or used.
     pub fn build_global(self) -> Result<(), BuildError> {
         crate::global::set(self.build()?)
+    }
+}
+
+/// The pool size `TASKGROUP_NUM_THREADS` asks for, if it is set.
+fn num_threads_from_env() -> Result<Option<usize>, BuildError> {
+    match std::env::var_os(NUM_THREADS_VAR) {
+        None => Ok(None),
+        Some(value) => parse_num_threads(&value.to_string_lossy()).map(Some),
+    }
+}
+
+/// A positive integer in ASCII digits, and nothing else: `usize::from_str`
+/// would also take a leading `+`.
+fn parse_num_threads(value: &str) -> Result<usize, BuildError> {
+    let invalid = || BuildError::InvalidEnv {
+        variable: NUM_THREADS_VAR,
+        value: value.to_owned(),
+    };
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    match value.parse() {
+        Ok(0) | Err(_) => Err(invalid()),
+        Ok(n) => Ok(n),
     }
 }
 
@@ -248,5 +286,34 @@ mod tests {
             .expect("the spawn's panic goes on to the caller");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"spawn exploded"));
         assert_eq!(sorted(&exits), [0]);
+    }
+
+    #[test]
+    fn num_threads_from_the_environment_must_be_a_positive_integer() {
+        assert_eq!(parse_num_threads("1").unwrap(), 1);
+        assert_eq!(parse_num_threads("12").unwrap(), 12);
+        assert_eq!(parse_num_threads("007").unwrap(), 7);
+        for bad in [
+            "", "0", "00", "-1", "+4", "abc", "4 ", " 4", "4.0", "1e3", "٣",
+        ] {
+            let err = parse_num_threads(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("TASKGROUP_NUM_THREADS must be a positive integer, got {bad:?}"),
+            );
+            match err {
+                BuildError::InvalidEnv { variable, value } => {
+                    assert_eq!(variable, "TASKGROUP_NUM_THREADS");
+                    assert_eq!(value, bad);
+                }
+                other => panic!("expected InvalidEnv, got {other:?}"),
+            }
+        }
+        // Larger than any pool could be: refused rather than wrapped.
+        let huge = "99999999999999999999999";
+        assert!(matches!(
+            parse_num_threads(huge),
+            Err(BuildError::InvalidEnv { .. })
+        ));
     }
 }

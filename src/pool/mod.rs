@@ -42,12 +42,15 @@ pub struct ThreadPool {
 }
 
 impl ThreadPool {
-    /// A pool with one thread per logical CPU.
+    /// A pool with one thread per logical CPU, or as many as the
+    /// environment variable `TASKGROUP_NUM_THREADS` says.
     ///
     /// # Panics
     ///
-    /// If the operating system refuses to start a thread; use
-    /// [`ThreadPool::builder`] to get that as an error instead.
+    /// If the operating system refuses to start a thread, or if
+    /// `TASKGROUP_NUM_THREADS` is set but not a positive integer (the
+    /// message names the variable and its value); use
+    /// [`ThreadPool::builder`] to get these as errors instead.
     pub fn new() -> Self {
         ThreadPoolBuilder::new()
             .build()

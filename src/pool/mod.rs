@@ -107,7 +107,10 @@ impl ThreadPool {
     /// # Panics
     ///
     /// As [`scope`](Self::scope): the first panic is re-raised after every
-    /// task has finished.
+    /// task has finished. A panic wins over errors: the stored error is
+    /// then dropped. A later error is dropped by the task that returned it,
+    /// so a panic in its `Drop` is that task's panic; see [`TryScope`] for
+    /// errors whose `Drop` panics.
     ///
     /// ```
     /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();

@@ -293,7 +293,7 @@ pub(crate) struct NewWorker {
 
 impl NewWorker {
     /// The worker's index in its pool.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn index(&self) -> usize {
         self.index
     }

@@ -74,7 +74,7 @@
 //! | a panic payload whose `Drop` panics | caught wherever the pool drops a payload; the worker runs on |
 //! | a [`try_scope`] error whose `Drop` panics | a later error is dropped by the task that returned it: the panic is that task's; if the scope re-raises a panic, the first error is dropped first and a panic in that drop is swallowed (see [`TryScope`]) |
 //! | a [`try_scope`] task that panics after another returned an error, or the reverse | the panic is re-raised; the error is dropped |
-//! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..." |
+//! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..."; every add past the limit panics, also when several race, and the count never reads low |
 //! | `build_global` after the global pool exists | [`BuildError::GlobalPoolAlreadyInitialized`] |
 //! | `TASKGROUP_NUM_THREADS` set to anything but a positive integer (`""`, `"0"`, `"-1"`, `"4 "`, ...) when it decides a pool's size | [`BuildError::InvalidEnv`] naming the variable and the value; a panic with that message from [`ThreadPool::new`] and from the global pool's first use |
 //! | `max_concurrency(0)` | panic: "max_concurrency must be at least 1 ..." |

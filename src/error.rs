@@ -28,6 +28,28 @@ pub enum BuildError {
         /// The index of the worker being named.
         index: usize,
     },
+    /// The `thread_name` closure returned a name with a NUL byte for worker
+    /// `index`: the operating system takes thread names as C strings, so
+    /// std refuses such a name.
+    #[error(
+        "thread name {name:?} for worker {index} contains a NUL byte, which thread names may not"
+    )]
+    ThreadNameContainsNul {
+        /// The index of the worker being named.
+        index: usize,
+        /// The name the closure returned.
+        name: String,
+    },
+    /// An environment variable that configures the pool does not hold a
+    /// value it accepts: `TASKGROUP_NUM_THREADS` must be a positive integer
+    /// (ASCII digits only, no sign or spaces).
+    #[error("{variable} must be a positive integer, got {value:?}")]
+    InvalidEnv {
+        /// The variable's name.
+        variable: &'static str,
+        /// Its value (non-UTF-8 bytes replaced by U+FFFD).
+        value: String,
+    },
     /// [`build_global`](crate::ThreadPoolBuilder::build_global) was called
     /// after the global pool already existed.
     #[error("the global thread pool is already initialized; build_global must come before its first use and only once")]

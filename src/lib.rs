@@ -64,14 +64,21 @@
 //! | input | behaviour |
 //! |---|---|
 //! | `num_threads(0)` | [`BuildError::ZeroThreads`] |
-//! | a stack size the OS refuses | [`BuildError::Spawn`], with the `io::Error` as its source; threads already started are joined |
+//! | a stack size the OS refuses | [`BuildError::Spawn`], with the `io::Error` as its source |
+//! | a stack size below [`ThreadPoolBuilder::MIN_STACK_SIZE`] (even `stack_size(1)`) | raised to that minimum, which a worker's whole life fits in |
 //! | a `thread_name` closure that panics | [`BuildError::ThreadNamePanicked`] |
+//! | a thread name with a NUL byte | [`BuildError::ThreadNameContainsNul`] |
+//! | a `thread_name` closure whose captures panic when dropped | that panic reaches the caller of `build` |
+//! | any of the `build` failures above | threads already started are stopped and joined (exit handlers run) before `build` returns or unwinds |
 //! | a `start_handler` or `exit_handler` that panics | reported on stderr; the worker runs on |
 //! | a `panic_handler` that panics | reported on stderr; the worker runs on |
 //! | a task whose captures panic when dropped (after running, or when cancelled) | that panic is the task's panic, re-raised by the scope |
 //! | a panic payload whose `Drop` panics | caught wherever the pool drops a payload; the worker runs on |
-//! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..." |
+//! | a [`try_scope`] error whose `Drop` panics | a later error is dropped by the task that returned it: the panic is that task's; if the scope re-raises a panic, the first error is dropped first and a panic in that drop is swallowed (see [`TryScope`]) |
+//! | a [`try_scope`] task that panics after another returned an error, or the reverse | the panic is re-raised; the error is dropped |
+//! | more than `u32::MAX` outstanding guards of one [`WaitGroup`] | panic: "WaitGroup overflow: at most u32::MAX guards ..."; every add past the limit panics, also when several race, and the count never reads low |
 //! | `build_global` after the global pool exists | [`BuildError::GlobalPoolAlreadyInitialized`] |
+//! | `TASKGROUP_NUM_THREADS` set to anything but a positive integer (`""`, `"0"`, `"-1"`, `"4 "`, ...) when it decides a pool's size | [`BuildError::InvalidEnv`] naming the variable and the value; a panic with that message from [`ThreadPool::new`] and from the global pool's first use |
 //! | `max_concurrency(0)` | panic: "max_concurrency must be at least 1 ..." |
 //! | [`JoinError::into_panic`] on an error that is not a panic | panic naming the rule |
 //! | a task spawning into its scope after the body returned | allowed: the task holds the scope open |
@@ -220,6 +227,28 @@ where
     F: FnOnce() + Send + 'static,
 {
     pool::spawn_detached(global::current_registry(), f);
+}
+
+/// The number of threads of the current pool: the pool of the worker this
+/// is called on, or the global pool anywhere else (which this builds, if
+/// nothing has used it yet).
+///
+/// Use it to decide how finely to split work for the pool that will run it.
+///
+/// ```
+/// let pool = taskgroup::ThreadPool::builder().num_threads(3).build().unwrap();
+/// assert_eq!(pool.install(taskgroup::current_num_threads), 3);
+/// // Outside any worker: the global pool (one thread per logical CPU,
+/// // or as `TASKGROUP_NUM_THREADS` or `build_global` says).
+/// assert!(taskgroup::current_num_threads() >= 1);
+/// ```
+///
+/// # Panics
+///
+/// Outside a worker, if the global pool does not exist yet and cannot be
+/// built (see [`ThreadPool::new`]).
+pub fn current_num_threads() -> usize {
+    global::current_registry().num_threads()
 }
 
 /// The index of the current thread in its pool, or `None` outside any pool's

@@ -37,12 +37,15 @@ pub struct ThreadPool {
 }
 
 impl ThreadPool {
-    /// A pool with one thread per logical CPU.
+    /// A pool with one thread per logical CPU, or as many as the
+    /// environment variable `TASKGROUP_NUM_THREADS` says.
     ///
     /// # Panics
     ///
-    /// If the operating system refuses to start a thread; use
-    /// [`ThreadPool::builder`] to get that as an error instead.
+    /// If the operating system refuses to start a thread, or if
+    /// `TASKGROUP_NUM_THREADS` is set but not a positive integer (the
+    /// message names the variable and its value); use
+    /// [`ThreadPool::builder`] to get these as errors instead.
     pub fn new() -> Self {
         ThreadPoolBuilder::new()
             .build()
@@ -121,7 +124,10 @@ impl ThreadPool {
     /// # Panics
     ///
     /// As [`scope`](Self::scope): the first panic is re-raised after every
-    /// task has finished.
+    /// task has finished. A panic wins over errors: the stored error is
+    /// then dropped. A later error is dropped by the task that returned it,
+    /// so a panic in its `Drop` is that task's panic; see [`TryScope`] for
+    /// errors whose `Drop` panics.
     ///
     /// ```
     /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();

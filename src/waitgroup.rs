@@ -4,16 +4,24 @@
 //! # The protocol
 //!
 //! ```text
-//!  63                 32 31                  0
+//!  63                 31 30                  0
 //! +---------------------+---------------------+
-//! |       counter       |       waiters       |
+//! |  counter (33 bits)  |  waiters (31 bits)  |
 //! +---------------------+---------------------+
 //! ```
 //!
 //! * `add` is one `fetch_add`. Two increments may not stand, and are taken
-//!   back at once: one that overflows the counter (it panics), and one that
-//!   re-arms the group while a release is pending (it waits, then adds
-//!   again; see below).
+//!   back at once (with a `done`, which releases the waiters if it brings
+//!   the count to zero): one that finds `MAX_GUARDS` (`u32::MAX`) guards
+//!   already counted (it panics), and one that re-arms the group while a
+//!   release is pending (it waits, then adds again; see below).
+//! * The counter has a bit more than the limit needs, so those increments
+//!   never wrap it around: it would take 2^32 threads adding at once past
+//!   the limit. Until one is taken back the count reads *high*, which no
+//!   waiter can mistake for zero; and every add that finds the limit
+//!   reached, however many race, panics. (Were the counter exactly 32 bits,
+//!   an add at the limit would wrap it to zero, and an add racing it would
+//!   see a plain zero and stand.)
 //! * `done` is one `fetch_sub`. Only the done that takes the counter from one
 //!   to zero *while waiters are registered* goes further: it takes the
 //!   parking lot's lock for this address, clears the waiter half and wakes
@@ -37,8 +45,9 @@
 //!   `done` reads or writes the group after its `fetch_sub` only if waiters
 //!   are registered, and those waiters cannot return, so nobody can free the
 //!   group, until the release has been written under the lock. (A second
-//!   releaser exists only when the group is re-armed from zero, and an adder
-//!   holds a borrow of the group; a scope never re-arms from zero.)
+//!   releaser exists only when an `add` takes its unit back, on a re-arm
+//!   from zero or past the limit, and an adder holds a borrow of the group;
+//!   a scope never re-arms from zero.)
 //!
 //! A released waiter returns on the strength of its token, without looking at
 //! the counter again, so it returns even if the group is re-armed at once.
@@ -52,15 +61,21 @@ use crate::sync::parking::{self, Parked};
 use crate::sync::{fence, AtomicU64, Ordering};
 
 /// One outstanding guard, in the counter half.
-const ONE: u64 = 1 << 32;
+const ONE: u64 = 1 << 31;
 /// The waiter half.
-const WAITERS: u64 = u32::MAX as u64;
+const WAITERS: u64 = ONE - 1;
+/// The most guards that may be outstanding at once.
+#[cfg(not(loom))]
+const MAX_GUARDS: u64 = u32::MAX as u64;
+/// Small under loom, so that models can reach it.
+#[cfg(loom)]
+const MAX_GUARDS: u64 = 2;
 /// The token a releasing `done` gives the waiters it wakes.
 const RELEASED: usize = 1;
 
 #[inline]
 fn counter(state: u64) -> u64 {
-    state >> 32
+    state >> 31
 }
 
 #[inline]
@@ -71,7 +86,9 @@ fn waiters(state: u64) -> u64 {
 /// The counter reached zero and the waiters have not been woken yet.
 #[inline]
 fn release_pending(state: u64) -> bool {
-    counter(state) == 0 && waiters(state) != 0
+    // `counter == 0 && waiters != 0`, i.e. `0 < state < ONE`, in one
+    // comparison: it is on `add`'s fast path.
+    state.wrapping_sub(1) < WAITERS
 }
 
 /// Counts outstanding work and lets threads wait until there is none.
@@ -82,8 +99,8 @@ fn release_pending(state: u64) -> bool {
 /// never be copied or cloned. This is Go's `sync.WaitGroup` with its misuse
 /// cases removed by construction.
 ///
-/// The whole group is one `AtomicU64`: the count in the high half, the
-/// number of parked waiters in the low half. `add` and `done` are one atomic
+/// The whole group is one `AtomicU64`: the count in the high 33 bits, the
+/// number of parked waiters in the low 31. `add` and `done` are one atomic
 /// read-modify-write each; the parking lot is touched only when somebody
 /// actually waits.
 ///
@@ -175,11 +192,12 @@ impl WaitGroup {
     /// # Panics
     ///
     /// If `u32::MAX` guards are already outstanding (only reachable by
-    /// leaking guards, e.g. with `mem::forget`). The count is restored
-    /// before the panic; during the few instructions in between, the
-    /// counter half reads zero, so a concurrent `wait` may return early.
-    /// That is the one price of making `add` a single `fetch_add`, paid only
-    /// by a program that has already leaked four billion guards.
+    /// leaking guards, e.g. with `mem::forget`). This holds however many
+    /// threads add at once: each add that finds the limit reached panics.
+    /// Its increment is taken back before the panic; until then the count
+    /// reads one higher than the guards outstanding (never lower, so a
+    /// concurrent [`wait`](WaitGroup::wait) is not fooled), and
+    /// [`count`](WaitGroup::count) may briefly report more than `u32::MAX`.
     #[inline]
     #[track_caller]
     pub fn add(&self) -> WaitGuard<'_> {
@@ -233,31 +251,27 @@ impl WaitGroup {
     #[track_caller]
     fn increment(&self) {
         let old = self.state().fetch_add(ONE, Ordering::Relaxed);
-        if counter(old) == u32::MAX as u64 || release_pending(old) {
+        // Compared as a whole word: the waiter half is below `ONE`.
+        if old >= MAX_GUARDS * ONE || release_pending(old) {
             self.increment_cold(old);
         }
     }
 
     /// The increment landed where it must not stand: take it back, then
-    /// panic (overflow) or wait for the pending release and add again.
+    /// panic (limit reached) or wait for the pending release and add again.
     #[cold]
     #[track_caller]
     fn increment_cold(&self, old: u64) {
-        if counter(old) == u32::MAX as u64 {
-            // The counter wrapped to zero (the carry fell off the top, so the
-            // waiter half is intact); wrapping back restores it exactly.
-            self.state().fetch_sub(ONE, Ordering::Relaxed);
-            panic!(
-                "WaitGroup overflow: at most u32::MAX guards may be outstanding at once \
-                 (are guards being leaked with mem::forget?)"
-            );
-        }
-        // We re-armed a group whose waiters the last `done` has not woken
-        // yet. Our unit must not stand: new waiters could register on it and
+        // Either way our unit must not stand. Past the limit: it is one too
+        // many. On a pending release: new waiters could register on it and
         // be mistaken for released ones. Taking it back may make us the one
-        // that brings the count to zero, and so the one that releases.
+        // that brings the count to zero (other guards may have been done
+        // meanwhile), and so the one that releases.
         // SAFETY: `self` is borrowed, and the unit taken back is ours.
         unsafe { Self::done_raw(self) };
+        if counter(old) >= MAX_GUARDS {
+            overflow();
+        }
         parking::park(
             self.key(),
             || release_pending(self.state().load(Ordering::Relaxed)),
@@ -299,8 +313,9 @@ impl WaitGroup {
                 .state()
                 .fetch_sub(ONE * units as u64, Ordering::Release)
         };
-        // (`old` reads less only inside an overflowing `add`, which is
-        // about to undo its wrap-around.)
+        // (`old` may read more than the guards outstanding, while an `add`
+        // that must not stand has yet to take its unit back: that `add`'s
+        // `done` is then the last.)
         if counter(old) != units as u64 {
             return false;
         }
@@ -387,7 +402,7 @@ impl WaitGroup {
                 true
             }
             Parked::Invalid if too_many => {
-                panic!("WaitGroup: at most u32::MAX threads may wait at once")
+                panic!("WaitGroup: at most 2^31 - 1 threads may wait at once")
             }
             // The counter was zero when we came to register.
             Parked::Invalid => true,
@@ -461,6 +476,19 @@ impl WaitGroup {
     pub fn count(&self) -> usize {
         counter(self.state().load(Ordering::Acquire)) as usize
     }
+}
+
+/// The panic of an `add` past [`MAX_GUARDS`].
+#[cold]
+#[track_caller]
+fn overflow() -> ! {
+    #[cfg(not(loom))]
+    panic!(
+        "WaitGroup overflow: at most u32::MAX guards may be outstanding at once \
+         (are guards being leaked with mem::forget?)"
+    );
+    #[cfg(loom)]
+    panic!("WaitGroup overflow: at most {MAX_GUARDS} guards (the limit under loom) may be outstanding at once");
 }
 
 impl Default for WaitGroup {
@@ -605,20 +633,33 @@ mod tests {
         assert_eq!(format!("{wg:?}"), "WaitGroup { count: 1, waiters: 0 }");
     }
 
+    /// A group whose count is `count`, as if that many guards were leaked.
+    fn with_count(count: u64) -> WaitGroup {
+        WaitGroup {
+            state: AtomicU64::new(count * ONE),
+        }
+    }
+
     #[test]
     #[should_panic(expected = "at most u32::MAX guards")]
     fn overflow_panics_and_names_the_rule() {
-        let wg = WaitGroup {
-            state: AtomicU64::new((u32::MAX as u64) << 32),
-        };
+        let wg = with_count(u32::MAX as u64);
         let _ = wg.add();
     }
 
     #[test]
+    fn exactly_u32_max_guards_fit() {
+        let wg = with_count(u32::MAX as u64 - 1);
+        let last = wg.add();
+        assert_eq!(wg.count(), u32::MAX as usize);
+        assert!(!wg.wait_timeout(Duration::ZERO));
+        drop(last);
+        assert_eq!(wg.count(), u32::MAX as usize - 1);
+    }
+
+    #[test]
     fn overflow_leaves_the_state_alone() {
-        let wg = WaitGroup {
-            state: AtomicU64::new((u32::MAX as u64) << 32),
-        };
+        let wg = with_count(u32::MAX as u64);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(wg.add())));
         assert!(r.is_err());
         assert_eq!(wg.count(), u32::MAX as usize);
@@ -655,5 +696,59 @@ mod tests {
     fn huge_timeout_means_forever() {
         let wg = WaitGroup::new();
         assert!(wg.wait_timeout(Duration::MAX));
+    }
+
+    /// Silences the overflow panics these tests provoke by the thousand;
+    /// every other panic goes to the hook that was there before.
+    fn quiet_overflow_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let text = info
+                    .payload()
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| info.payload().downcast_ref::<&str>().copied());
+                if !text.is_some_and(|t| t.starts_with("WaitGroup overflow")) {
+                    previous(info);
+                }
+            }));
+        });
+    }
+
+    #[test]
+    fn racing_adds_at_the_limit_all_panic_and_leave_the_count_alone() {
+        // Two threads add to a group at the limit as fast as they can.
+        // Every add must panic and leave the count at the limit: an add
+        // that lands while the other is taking its unit back must not stand
+        // (with a counter that wraps at the limit, it sees a plain zero).
+        quiet_overflow_panics();
+        const ADDS: usize = 50_000;
+        let limit = u32::MAX as u64;
+        let wg = with_count(limit);
+        let stood = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|ts| {
+            for _ in 0..2 {
+                ts.spawn(|| {
+                    for _ in 0..ADDS {
+                        if let Ok(guard) = std::panic::catch_unwind(|| wg.add()) {
+                            // Its unit stays counted, for the check below.
+                            std::mem::forget(guard);
+                            stood.store(true, Ordering::SeqCst);
+                        }
+                        if stood.load(Ordering::SeqCst) {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let state = wg.state.load(Ordering::Relaxed);
+        assert_eq!(
+            (stood.into_inner(), counter(state), waiters(state)),
+            (false, limit, 0),
+            "an add at the limit stood, or the count moved"
+        );
     }
 }

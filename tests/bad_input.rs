@@ -2,16 +2,21 @@
 //! checked for a clear error or panic message, no abort, no hang, and no
 //! lost task. (Zero threads, a refused stack size, a panicking thread-name
 //! closure, panicking handlers and `build_global` after first use are in
-//! tests/pool.rs; guard-count overflow is a unit test in src/waitgroup.rs,
-//! since it needs `u32::MAX` live guards.)
+//! tests/pool.rs; `build`'s other failure paths and tiny stacks in
+//! tests/regressions_build.rs; `TASKGROUP_NUM_THREADS` in
+//! tests/regressions_env.rs; guard-count overflow is a unit test in
+//! src/waitgroup.rs, since it needs `u32::MAX` live guards.)
 #![cfg(not(loom))]
 
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
-use common::{expect_panic, payload_str, quiet_expected_panics, wait_for, watchdog};
+use common::{
+    expect_panic, payload_str, quiet_expected_panics, wait_for, watchdog, Gate, PATIENCE,
+};
 use taskgroup::ThreadPool;
 
 fn pool(n: usize) -> ThreadPool {
@@ -199,5 +204,198 @@ fn into_panic_on_a_cancelled_handle_names_the_rule() {
         let payload = expect_panic(move || err.into_panic());
         let message = payload_str(&*payload).unwrap();
         assert!(message.contains("not a panic"), "{message}");
+    });
+}
+
+/// A try-scope error whose `Drop` panics, counting the drop first.
+#[derive(Debug)]
+struct Bomb(Arc<AtomicUsize>);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("boom: error dropped");
+    }
+}
+
+/// Opens its gate when dropped: lets a test wait until a task is unwinding.
+struct OpenOnDrop<'a>(&'a Gate);
+
+impl Drop for OpenOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
+#[test]
+fn a_later_error_that_panics_when_dropped_is_its_tasks_panic() {
+    quiet_expected_panics();
+    watchdog(20, || {
+        let pool = pool(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        let gate = Gate::new();
+        let payload = expect_panic(|| {
+            pool.try_scope(|s| {
+                let late = Bomb(Arc::clone(&drops));
+                s.spawn(|_| {
+                    started_tx.send(()).unwrap();
+                    gate.wait();
+                    Err(late) // second: dropped by the scope, and that panics
+                });
+                started_rx.recv_timeout(PATIENCE).expect("task started");
+                let first = Bomb(Arc::clone(&drops));
+                s.spawn(|_| Err(first));
+                wait_for(PATIENCE.as_secs(), "the first error", || s.is_cancelled());
+                gate.open();
+                Ok(())
+            })
+        });
+        // The dropped error's panic is the panic of the task that returned
+        // it, and a panic wins over the first error, which is dropped too
+        // (its own panic is swallowed: only the first panic is re-raised).
+        assert_eq!(payload_str(&*payload), Some("boom: error dropped"));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.install(|| 1), 1, "the pool is whole");
+    });
+}
+
+#[test]
+fn a_panic_after_an_error_whose_drop_panics_is_reraised() {
+    quiet_expected_panics();
+    watchdog(20, || {
+        let pool = pool(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        let gate = Gate::new();
+        let payload = expect_panic(|| {
+            let _: Result<(), Bomb> = pool.try_scope(|s| {
+                s.spawn(|_| {
+                    started_tx.send(()).unwrap();
+                    gate.wait();
+                    panic!("boom: task panicked after the error")
+                });
+                started_rx.recv_timeout(PATIENCE).expect("task started");
+                let error = Bomb(Arc::clone(&drops));
+                s.spawn(|_| Err(error));
+                wait_for(PATIENCE.as_secs(), "the error", || s.is_cancelled());
+                gate.open();
+                Ok(())
+            });
+        });
+        assert_eq!(
+            payload_str(&*payload),
+            Some("boom: task panicked after the error")
+        );
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "the error was dropped");
+    });
+}
+
+#[test]
+fn an_error_after_a_panic_is_dropped_without_abort() {
+    quiet_expected_panics();
+    watchdog(20, || {
+        let pool = pool(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let unwinding = Gate::new();
+        for from_body in [false, true] {
+            let before = drops.load(Ordering::SeqCst);
+            let payload = expect_panic(|| {
+                let _: Result<(), Bomb> = pool.try_scope(|s| {
+                    s.spawn(|_| {
+                        let _open = OpenOnDrop(&unwinding);
+                        panic!("boom: task panicked first")
+                    });
+                    unwinding.wait();
+                    // Let the panic be recorded before the error comes.
+                    std::thread::sleep(Duration::from_millis(20));
+                    let error = Bomb(Arc::clone(&drops));
+                    if from_body {
+                        return Err(error);
+                    }
+                    s.spawn(|_| Err(error));
+                    Ok(())
+                });
+            });
+            assert_eq!(payload_str(&*payload), Some("boom: task panicked first"));
+            assert_eq!(drops.load(Ordering::SeqCst), before + 1);
+        }
+    });
+}
+
+#[test]
+fn an_error_that_panics_when_dropped_is_returned_when_nothing_panicked() {
+    quiet_expected_panics();
+    watchdog(20, || {
+        let pool = pool(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        let gate = Gate::new();
+        let result = pool.try_scope(|s| {
+            let late = Bomb(Arc::clone(&drops));
+            // A second error through a handle: its drop's panic is that
+            // task's panic, and `join` takes it, so the scope does not
+            // re-raise it and the first error stands.
+            let h = s.spawn_handle(|_| -> Result<(), Bomb> {
+                started_tx.send(()).unwrap();
+                gate.wait();
+                Err(late)
+            });
+            started_rx.recv_timeout(PATIENCE).expect("task started");
+            let first = Bomb(Arc::clone(&drops));
+            s.spawn(|_| Err(first));
+            wait_for(PATIENCE.as_secs(), "the first error", || s.is_cancelled());
+            gate.open();
+            let err = h.join().unwrap_err();
+            assert!(err.is_panic(), "{err}");
+            assert_eq!(payload_str(&*err.into_panic()), Some("boom: error dropped"));
+            Ok(())
+        });
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        let error = result.unwrap_err();
+        // The caller owns the first error now, panicking drop and all.
+        let payload = expect_panic(move || drop(error));
+        assert_eq!(payload_str(&*payload), Some("boom: error dropped"));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn a_body_value_that_panics_when_dropped_does_not_abort_a_failed_try_scope() {
+    quiet_expected_panics();
+    watchdog(20, || {
+        let pool = pool(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let values = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel();
+        let gate = Gate::new();
+        // An error is stored, then a task panics, and the body's value
+        // panics when the scope drops it (the body's value is not returned
+        // when a task panicked): three panicking drops, no abort.
+        let payload = expect_panic(|| {
+            pool.try_scope(|s| {
+                s.spawn(|_| {
+                    started_tx.send(()).unwrap();
+                    gate.wait();
+                    panic!("boom: task panicked after the error")
+                });
+                started_rx.recv_timeout(PATIENCE).expect("task started");
+                let error = Bomb(Arc::clone(&drops));
+                s.spawn(|_| Err(error));
+                wait_for(PATIENCE.as_secs(), "the error", || s.is_cancelled());
+                gate.open();
+                Ok(PanicsOnDrop(Arc::clone(&values)))
+            })
+        });
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(values.load(Ordering::SeqCst), 1);
+        // Which panic comes out is the scope core's business: the task's
+        // (the first), or the value's, which unwinds out of the core while
+        // it drops the value.
+        let message = payload_str(&*payload).unwrap();
+        assert!(
+            ["boom: task panicked after the error", "boom: dropped"].contains(&message),
+            "{message}"
+        );
     });
 }

@@ -1,15 +1,21 @@
 //! Model checks of the waitgroup protocol (src/waitgroup.rs).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_waitgroup`.
-//! Every model finishes exhaustively with loom's default preemption bound
-//! except where `model` below sets one; the bound is named at each use.
+//! Run with `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test
+//! --test loom_waitgroup` (a debug build: debug assertions check the
+//! protocol too). Every model finishes exhaustively with loom's default
+//! preemption bound except where `model` below sets one; the bound is named
+//! at each use.
+//!
+//! Under loom a group holds at most 2 guards (`MAX_GUARDS` in
+//! src/waitgroup.rs is `u32::MAX` otherwise), so models can reach the limit.
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
 use loom::thread;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
-use taskgroup::WaitGroup;
+use taskgroup::{OwnedWaitGuard, WaitGroup};
 
 fn model(preemptions: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -200,5 +206,118 @@ fn no_access_after_free_with_a_timed_waiter() {
         }
         drop(wg);
         task.join().unwrap();
+    });
+}
+
+/// The limit under loom (see the module docs).
+const MAX_GUARDS: usize = 2;
+
+/// Silences the overflow panics the models below provoke in every
+/// execution; any other panic goes to the previous hook.
+fn quiet_overflow_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let text = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied());
+            if !text.is_some_and(|t| t.starts_with("WaitGroup overflow")) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// An `add_owned` that may panic at the limit: `None` if it did.
+fn try_add(wg: &Arc<WaitGroup>) -> Option<OwnedWaitGuard> {
+    catch_unwind(AssertUnwindSafe(|| wg.add_owned())).ok()
+}
+
+#[test]
+fn racing_adds_at_the_limit_both_panic() {
+    // The group is full. Two adds race: each must panic, however they
+    // interleave with each other's increment and its taking back, and the
+    // count never reads less than the guards outstanding.
+    quiet_overflow_panics();
+    model(None, || {
+        let wg = Arc::new(WaitGroup::new());
+        let held: Vec<_> = (0..MAX_GUARDS).map(|_| wg.add_owned()).collect();
+        let adders: Vec<_> = (0..2)
+            .map(|_| {
+                let wg = Arc::clone(&wg);
+                thread::spawn(move || {
+                    let added = try_add(&wg);
+                    assert!(wg.count() >= MAX_GUARDS);
+                    added.is_some()
+                })
+            })
+            .collect();
+        for adder in adders {
+            assert!(!adder.join().unwrap(), "an add past the limit stood");
+        }
+        assert_eq!(wg.count(), MAX_GUARDS);
+        assert!(!wg.wait_timeout(Duration::ZERO));
+        drop(held);
+        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0, waiters: 0 }");
+    });
+}
+
+#[test]
+fn racing_adds_below_the_limit_exactly_one_fits() {
+    // One unit left: of two racing adds exactly one stands, and while it is
+    // outstanding the count never reads less than the limit.
+    quiet_overflow_panics();
+    model(None, || {
+        let wg = Arc::new(WaitGroup::new());
+        let held: Vec<_> = (1..MAX_GUARDS).map(|_| wg.add_owned()).collect();
+        let adders: Vec<_> = (0..2)
+            .map(|_| {
+                let wg = Arc::clone(&wg);
+                thread::spawn(move || {
+                    let added = try_add(&wg);
+                    if added.is_some() {
+                        assert!(wg.count() >= MAX_GUARDS);
+                    }
+                    added
+                })
+            })
+            .collect();
+        let added: Vec<_> = adders
+            .into_iter()
+            .filter_map(|adder| adder.join().unwrap())
+            .collect();
+        assert_eq!(added.len(), 1, "exactly one add fits under the limit");
+        assert_eq!(wg.count(), MAX_GUARDS);
+        drop(held);
+        assert!(!wg.wait_timeout(Duration::ZERO));
+        drop(added);
+        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0, waiters: 0 }");
+    });
+}
+
+#[test]
+fn an_add_past_the_limit_that_ends_last_releases_the_waiter() {
+    // The group is full, and its guards are done while an add is in
+    // flight. If the add came past the limit, taking its unit back may be
+    // what brings the count to zero, and then it must release the waiter.
+    // (If it came after a done, it fits and its guard is done at once.)
+    quiet_overflow_panics();
+    model(Some(3), || {
+        let wg = Arc::new(WaitGroup::new());
+        let mut held: Vec<_> = (0..MAX_GUARDS).map(|_| wg.add_owned()).collect();
+        let last = held.pop().unwrap();
+        let adder = {
+            let wg = Arc::clone(&wg);
+            thread::spawn(move || drop(try_add(&wg)))
+        };
+        let finisher = thread::spawn(move || drop(last));
+        drop(held);
+        wg.wait();
+        adder.join().unwrap();
+        finisher.join().unwrap();
+        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0, waiters: 0 }");
     });
 }

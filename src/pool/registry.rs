@@ -66,11 +66,34 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Starts `num_threads` workers.
+    ///
+    /// Every way out of here but success (an error, or a panic of the
+    /// user's `thread_name` closure or of std) first stops and joins the
+    /// workers already started: otherwise they would sleep forever, holding
+    /// the registry, and their exit handlers would never run.
     pub(crate) fn start(
+        num_threads: usize,
+        thread_name: Option<Box<dyn FnMut(usize) -> String>>,
+        stack_size: Option<usize>,
+        handlers: Handlers,
+    ) -> Result<Arc<Registry>, BuildError> {
+        Self::start_with(
+            num_threads,
+            thread_name,
+            stack_size,
+            handlers,
+            |builder, worker| builder.spawn(move || worker.run()),
+        )
+    }
+
+    /// [`start`](Self::start), with the call that starts a thread passed
+    /// in, so that tests can make a spawn fail or panic.
+    pub(crate) fn start_with(
         num_threads: usize,
         mut thread_name: Option<Box<dyn FnMut(usize) -> String>>,
         stack_size: Option<usize>,
         handlers: Handlers,
+        mut spawn: impl FnMut(std::thread::Builder, NewWorker) -> std::io::Result<JoinHandle<()>>,
     ) -> Result<Arc<Registry>, BuildError> {
         let deques: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
@@ -84,29 +107,35 @@ impl Registry {
             handlers,
             threads: parking_lot::Mutex::new(Vec::with_capacity(num_threads)),
         });
+        let started = JoinUnlessStarted(Some(&registry));
         for (index, deque) in deques.into_iter().enumerate() {
             let mut builder = std::thread::Builder::new();
             if let Some(name) = thread_name.as_mut() {
-                match catch(|| name(index)) {
-                    Ok(name) => builder = builder.name(name),
-                    Err(_) => {
-                        registry.terminate_and_join();
-                        return Err(BuildError::ThreadNamePanicked { index });
-                    }
+                let name = catch(|| name(index)).map_err(|payload| {
+                    drop_payload(payload);
+                    BuildError::ThreadNamePanicked { index }
+                })?;
+                // std would panic on it, in `spawn`.
+                if name.contains('\0') {
+                    return Err(BuildError::ThreadNameContainsNul { index, name });
                 }
+                builder = builder.name(name);
             }
             if let Some(size) = stack_size {
                 builder = builder.stack_size(size);
             }
-            let worker_registry = Arc::clone(&registry);
-            match builder.spawn(move || main_loop(worker_registry, deque, index)) {
-                Ok(handle) => registry.threads.lock().push(handle),
-                Err(source) => {
-                    registry.terminate_and_join();
-                    return Err(BuildError::Spawn { index, source });
-                }
-            }
+            let worker = NewWorker {
+                registry: Arc::clone(&registry),
+                deque,
+                index,
+            };
+            let handle =
+                spawn(builder, worker).map_err(|source| BuildError::Spawn { index, source })?;
+            registry.threads.lock().push(handle);
         }
+        // Its captures may panic when dropped: do it while still guarded.
+        drop(thread_name);
+        started.disarm();
         Ok(registry)
     }
 
@@ -246,6 +275,48 @@ impl Registry {
             // handler aborted it, which was already reported.
             let _ = handle.join();
         }
+    }
+}
+
+/// Stops and joins a registry's workers when dropped, unless disarmed: the
+/// clean-up of a [`Registry::start`] that did not finish.
+struct JoinUnlessStarted<'a>(Option<&'a Registry>);
+
+impl JoinUnlessStarted<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for JoinUnlessStarted<'_> {
+    fn drop(&mut self) {
+        // Runs during unwinding too: `terminate_and_join` does not panic
+        // (worker threads catch their own panics, and a failed join is
+        // ignored), so this cannot turn a panic into an abort.
+        if let Some(registry) = self.0 {
+            registry.terminate_and_join();
+        }
+    }
+}
+
+/// A worker thread about to start: what it needs, and its life in
+/// [`run`](Self::run).
+pub(crate) struct NewWorker {
+    registry: Arc<Registry>,
+    deque: Worker<JobRef>,
+    index: usize,
+}
+
+impl NewWorker {
+    /// The worker's index in its pool.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The worker's whole life; the body of its thread.
+    pub(crate) fn run(self) {
+        main_loop(self.registry, self.deque, self.index);
     }
 }
 

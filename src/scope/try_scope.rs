@@ -7,12 +7,27 @@ use std::panic::resume_unwind;
 use super::core::{Options, ScopeCore};
 use super::handle::{self, TaskHandle};
 use super::Scope;
-use crate::job::catch;
+use crate::job::{catch, drop_payload};
 use crate::pool::registry::Registry;
 
 /// A scope whose tasks return `Result<(), E>`. The first error, from a task
 /// or from the body, becomes the scope's result and cancels the scope;
-/// later errors are dropped. Panics behave as in [`Scope`].
+/// later errors are dropped. Panics behave as in [`Scope`], and win over
+/// errors.
+///
+/// # Errors whose `Drop` panics
+///
+/// Nothing here aborts the process, whatever `E`'s `Drop` does:
+///
+/// * A later error is dropped on the spot, by the task (or the body) that
+///   returned it: a panic in its `Drop` is that task's panic, caught and
+///   handled as any other (re-raised by the scope, or returned by the
+///   task's [`TaskHandle::join`]).
+/// * If the scope re-raises a panic, the first error is dropped before the
+///   panic resumes; a panic in that drop is swallowed, since the scope
+///   re-raises only its first panic.
+/// * If nothing panicked, the first error is returned to the caller, who
+///   drops it.
 ///
 /// Created by [`ThreadPool::try_scope`](crate::ThreadPool::try_scope) or
 /// [`try_scope`](crate::try_scope).
@@ -67,9 +82,19 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
                 None
             }
         };
-        let value = match self.core().run_body(body) {
-            Ok(value) => value,
-            Err(payload) => resume_unwind(payload),
+        // `run_body` itself unwinds if dropping the body's value panics
+        // (after a task panicked): caught too, for the same clean-up.
+        let value = match catch(|| self.core().run_body(body)) {
+            Ok(Ok(value)) => value,
+            Ok(Err(payload)) | Err(payload) => {
+                // The panic wins. Drop the error now: were it dropped while
+                // the panic unwinds, a panic in its `Drop` would abort.
+                let error = self.error.lock().take();
+                if let Err(second) = catch(move || drop(error)) {
+                    drop_payload(second);
+                }
+                resume_unwind(payload)
+            }
         };
         let result = match self.error.lock().take() {
             Some(error) => Err(error),
@@ -86,12 +111,21 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
 
     /// Records `error` if it is the first, and cancels the scope.
     fn fail(&self, error: E) {
-        let mut first = self.error.lock();
-        if first.is_none() {
-            *first = Some(error);
-        }
-        drop(first);
+        let later = {
+            let mut first = self.error.lock();
+            match *first {
+                None => {
+                    *first = Some(error);
+                    None
+                }
+                Some(_) => Some(error),
+            }
+        };
         self.cancel();
+        // Dropped here, outside the lock, in the task or body that returned
+        // it: a panic in its `Drop` is that task's (or body's) panic, which
+        // the caller of `fail` catches.
+        drop(later);
     }
 
     /// Spawns a task that returns `Result<(), E>`; an `Err` becomes the

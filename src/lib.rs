@@ -119,7 +119,7 @@ pub use pool::metrics::PoolMetrics;
 pub use pool::yield_now::{yield_local, yield_now, Yield};
 pub use scope::{Scope, ScopeBuilder, TaskHandle, TryScope};
 pub use thread_pool::ThreadPool;
-pub use waitgroup::{OwnedWaitGuard, WaitGroup, WaitGuard};
+pub use waitgroup::{OwnedWaitGuard, WaitAsync, WaitGroup, WaitGuard};
 
 use pool::worker::WorkerThread;
 

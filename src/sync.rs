@@ -208,6 +208,25 @@ pub(crate) mod parking {
             };
             result.unparked_threads
         }
+
+        #[inline]
+        pub(crate) fn with_lock<R>(key: usize, f: impl FnOnce() -> R) -> R {
+            let f = std::cell::Cell::new(Some(f));
+            let out = std::cell::Cell::new(None);
+            // SAFETY: as for `park`; `f` does not panic or park. Every thread
+            // parked on `key` is skipped: the callback only borrows the lock.
+            unsafe {
+                parking_lot_core::unpark_filter(
+                    key,
+                    |_| FilterOp::Skip,
+                    |_| {
+                        out.set(f.take().map(|f| f()));
+                        UnparkToken(0)
+                    },
+                )
+            };
+            out.into_inner().expect("the callback runs once")
+        }
     }
 
     /// A model of the parking lot for loom: one lock over a list of parked
@@ -297,6 +316,13 @@ pub(crate) mod parking {
             LOT.wakeup.notify_all();
             chosen.len()
         }
+
+        pub(crate) fn with_lock<R>(_key: usize, f: impl FnOnce() -> R) -> R {
+            let parked = LOT.parked.lock().unwrap();
+            let out = f();
+            drop(parked);
+            out
+        }
     }
 
     /// Parks the current thread on `key` unless `validate` (run under the
@@ -307,4 +333,7 @@ pub(crate) mod parking {
     /// before any thread is taken off the queue) returns the token to give
     /// them; wakes none if it returns `None`.
     pub(crate) use imp::unpark_all;
+    /// Runs `f` under the lock for `key`, as `validate` and `decide` run:
+    /// what `f` does is ordered with every park on and unpark of `key`.
+    pub(crate) use imp::with_lock;
 }

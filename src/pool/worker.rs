@@ -12,8 +12,8 @@ use std::task::Waker;
 
 use super::wait::WorkerWake;
 use crate::context::{self, Context};
-use crate::local_wait;
 use crate::job::JobRef;
+use crate::local_wait;
 use crate::spare;
 use crate::sync::{spin_hint, Arc};
 

@@ -52,12 +52,19 @@
 //! A released waiter returns on the strength of its token, without looking at
 //! the counter again, so it returns even if the group is re-armed at once.
 
+mod guard;
+mod wait;
+mod wait_async;
+mod waitlist;
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
 
-use crate::sync::parking::{self, Parked};
+pub use guard::{OwnedWaitGuard, WaitGuard};
+pub use wait_async::WaitAsync;
+
+use crate::sync::parking;
 use crate::sync::{fence, AtomicU64, Ordering};
 
 /// One outstanding guard, in the counter half.
@@ -331,9 +338,10 @@ impl WaitGroup {
     unsafe fn release(this: *const Self) {
         // Every earlier `done` happens before the waiters return.
         fence(Ordering::Acquire);
+        let mut others = Vec::new();
         parking::unpark_all(this as usize, || {
             // SAFETY: we hold the parking lock, so any registered waiter is
-            // still inside `wait` and keeps the group alive. This is the last
+            // still waiting and keeps the group alive. This is the last
             // access: once the lock is released they may return and free it.
             let state = unsafe { (*this).state() };
             // An adder that re-armed and took its unit back may have
@@ -342,130 +350,11 @@ impl WaitGroup {
                 return None;
             }
             state.fetch_and(!WAITERS, Ordering::Relaxed);
+            // Workers and tasks waiting: released under the lock too.
+            others = waitlist::release(this as usize);
             Some(RELEASED)
         });
-    }
-
-    /// Blocks until the count is zero.
-    ///
-    /// Returns at once if nothing is outstanding. Calling it while holding a
-    /// guard of the same group deadlocks, as in Go.
-    pub fn wait(&self) {
-        self.wait_until(None);
-    }
-
-    /// Blocks until the count is zero or `timeout` has passed. Returns true
-    /// if the count reached zero.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let wg = taskgroup::WaitGroup::new();
-    /// let guard = wg.add();
-    /// assert!(!wg.wait_timeout(Duration::from_millis(10)));
-    /// drop(guard);
-    /// assert!(wg.wait_timeout(Duration::from_millis(10)));
-    /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.wait_until(Some(deadline)),
-            None => self.wait_until(None),
-        }
-    }
-
-    /// Blocks until the count is zero or `deadline` has passed. Returns true
-    /// if the count reached zero.
-    pub fn wait_deadline(&self, deadline: Instant) -> bool {
-        self.wait_until(Some(deadline))
-    }
-
-    #[inline]
-    fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        if counter(self.state().load(Ordering::Acquire)) == 0 {
-            return true;
-        }
-        self.wait_cold(deadline)
-    }
-
-    #[cold]
-    fn wait_cold(&self, deadline: Option<Instant>) -> bool {
-        let mut too_many = false;
-        let mut gave_up = false;
-        let parked = parking::park(
-            self.key(),
-            || self.register(&mut too_many),
-            || gave_up = self.deregister(),
-            deadline,
-        );
-        match parked {
-            Parked::Unparked(token) => {
-                debug_assert_eq!(token, RELEASED);
-                true
-            }
-            Parked::Invalid if too_many => {
-                panic!("WaitGroup: at most 2^31 - 1 threads may wait at once")
-            }
-            // The counter was zero when we came to register.
-            Parked::Invalid => true,
-            Parked::TimedOut if gave_up => false,
-            Parked::TimedOut => {
-                // The count reached zero before the deadline and our release
-                // is on its way: we are still counted, so wait for it.
-                parking::park(
-                    self.key(),
-                    || release_pending(self.state().load(Ordering::Acquire)),
-                    || {},
-                    None,
-                );
-                true
-            }
-        }
-    }
-
-    /// Under the parking lock: counts the caller as a waiter unless the
-    /// counter is already zero. Returns whether the caller should park.
-    fn register(&self, too_many: &mut bool) -> bool {
-        let state = self.state();
-        let mut current = state.load(Ordering::Acquire);
-        loop {
-            if counter(current) == 0 {
-                return false;
-            }
-            if waiters(current) == WAITERS {
-                *too_many = true;
-                return false;
-            }
-            match state.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Relaxed,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    /// Under the parking lock, after a timeout: takes the caller out of the
-    /// waiter count, unless the counter has already reached zero, in which
-    /// case the release owns that count. Returns whether the caller left.
-    fn deregister(&self) -> bool {
-        let state = self.state();
-        let mut current = state.load(Ordering::Relaxed);
-        loop {
-            if counter(current) == 0 {
-                return false;
-            }
-            match state.compare_exchange_weak(
-                current,
-                current - 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        waitlist::wake(others);
     }
 
     /// The number of outstanding guards.
@@ -514,241 +403,5 @@ impl Drop for WaitGroup {
     }
 }
 
-/// One outstanding piece of work in a [`WaitGroup`]; dropping it marks the
-/// work done.
-///
-/// Returned by [`WaitGroup::add`]. It borrows the group, is `Send`, and is
-/// one pointer in size.
-#[must_use = "dropping a WaitGuard marks its work done at once"]
-pub struct WaitGuard<'a> {
-    wg: NonNull<WaitGroup>,
-    _borrow: PhantomData<&'a WaitGroup>,
-}
-
-// SAFETY: the guard only ever calls `done` on a `Sync` group.
-unsafe impl Send for WaitGuard<'_> {}
-// SAFETY: a shared guard exposes nothing.
-unsafe impl Sync for WaitGuard<'_> {}
-
-impl WaitGuard<'_> {
-    /// Marks the work done; the same as dropping the guard.
-    pub fn done(self) {
-        drop(self);
-    }
-
-    /// Ends the guard but leaves its unit counted: the caller takes over
-    /// the unit, to hand it to [`WaitGroup::revive`] or
-    /// [`WaitGroup::done_many`] later. Returns the group.
-    #[inline]
-    pub(crate) fn forget(self) -> *const WaitGroup {
-        let this = std::mem::ManuallyDrop::new(self);
-        this.wg.as_ptr()
-    }
-}
-
-impl Drop for WaitGuard<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the guard's borrow keeps the group alive until this call,
-        // and this guard is the outstanding unit `done_raw` consumes.
-        unsafe { WaitGroup::done_raw(self.wg.as_ptr()) };
-    }
-}
-
-impl fmt::Debug for WaitGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitGuard").finish_non_exhaustive()
-    }
-}
-
-/// A [`WaitGuard`] that owns an `Arc` of its group, so it is `'static`.
-///
-/// Returned by [`WaitGroup::add_owned`].
-#[must_use = "dropping an OwnedWaitGuard marks its work done at once"]
-pub struct OwnedWaitGuard {
-    wg: std::sync::Arc<WaitGroup>,
-}
-
-impl OwnedWaitGuard {
-    /// Marks the work done; the same as dropping the guard.
-    pub fn done(self) {
-        drop(self);
-    }
-}
-
-impl Drop for OwnedWaitGuard {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the `Arc` keeps the group alive past this call, and this
-        // guard is the outstanding unit `done_raw` consumes.
-        unsafe { WaitGroup::done_raw(&*self.wg) };
-    }
-}
-
-impl fmt::Debug for OwnedWaitGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedWaitGuard").finish_non_exhaustive()
-    }
-}
-
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[test]
-    fn one_word_and_one_pointer() {
-        assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
-        assert_eq!(
-            std::mem::size_of::<WaitGuard<'_>>(),
-            std::mem::size_of::<usize>()
-        );
-        assert_eq!(
-            std::mem::size_of::<Option<WaitGuard<'_>>>(),
-            std::mem::size_of::<usize>()
-        );
-        assert_eq!(
-            std::mem::size_of::<OwnedWaitGuard>(),
-            std::mem::size_of::<usize>()
-        );
-    }
-
-    #[test]
-    fn guards_count_up_and_down() {
-        let wg = WaitGroup::new();
-        let a = wg.add();
-        let b = wg.add();
-        assert_eq!(wg.count(), 2);
-        a.done();
-        assert_eq!(wg.count(), 1);
-        drop(b);
-        assert_eq!(wg.count(), 0);
-        assert_eq!(wg.state.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn debug_shows_count_and_waiters() {
-        let wg = WaitGroup::new();
-        let _g = wg.add();
-        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 1, waiters: 0 }");
-    }
-
-    /// A group whose count is `count`, as if that many guards were leaked.
-    fn with_count(count: u64) -> WaitGroup {
-        WaitGroup {
-            state: AtomicU64::new(count * ONE),
-        }
-    }
-
-    #[test]
-    #[should_panic(expected = "at most u32::MAX guards")]
-    fn overflow_panics_and_names_the_rule() {
-        let wg = with_count(u32::MAX as u64);
-        let _ = wg.add();
-    }
-
-    #[test]
-    fn exactly_u32_max_guards_fit() {
-        let wg = with_count(u32::MAX as u64 - 1);
-        let last = wg.add();
-        assert_eq!(wg.count(), u32::MAX as usize);
-        assert!(!wg.wait_timeout(Duration::ZERO));
-        drop(last);
-        assert_eq!(wg.count(), u32::MAX as usize - 1);
-    }
-
-    #[test]
-    fn overflow_leaves_the_state_alone() {
-        let wg = with_count(u32::MAX as u64);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(wg.add())));
-        assert!(r.is_err());
-        assert_eq!(wg.count(), u32::MAX as usize);
-        assert_eq!(waiters(wg.state.load(Ordering::Relaxed)), 0);
-    }
-
-    #[test]
-    fn timed_out_waiter_leaves_the_count() {
-        let wg = WaitGroup::new();
-        let g = wg.add();
-        assert!(!wg.wait_timeout(Duration::from_millis(5)));
-        assert_eq!(waiters(wg.state.load(Ordering::Relaxed)), 0);
-        drop(g);
-        assert!(wg.wait_timeout(Duration::ZERO));
-    }
-
-    #[test]
-    fn release_clears_the_waiter_half() {
-        let wg = Arc::new(WaitGroup::new());
-        let g = wg.add_owned();
-        let waiter = {
-            let wg = Arc::clone(&wg);
-            std::thread::spawn(move || wg.wait())
-        };
-        while waiters(wg.state.load(Ordering::Relaxed)) == 0 {
-            std::thread::yield_now();
-        }
-        g.done();
-        waiter.join().unwrap();
-        assert_eq!(wg.state.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn huge_timeout_means_forever() {
-        let wg = WaitGroup::new();
-        assert!(wg.wait_timeout(Duration::MAX));
-    }
-
-    /// Silences the overflow panics these tests provoke by the thousand;
-    /// every other panic goes to the hook that was there before.
-    fn quiet_overflow_panics() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            let previous = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                let text = info
-                    .payload()
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| info.payload().downcast_ref::<&str>().copied());
-                if !text.is_some_and(|t| t.starts_with("WaitGroup overflow")) {
-                    previous(info);
-                }
-            }));
-        });
-    }
-
-    #[test]
-    fn racing_adds_at_the_limit_all_panic_and_leave_the_count_alone() {
-        // Two threads add to a group at the limit as fast as they can.
-        // Every add must panic and leave the count at the limit: an add
-        // that lands while the other is taking its unit back must not stand
-        // (with a counter that wraps at the limit, it sees a plain zero).
-        quiet_overflow_panics();
-        const ADDS: usize = 50_000;
-        let limit = u32::MAX as u64;
-        let wg = with_count(limit);
-        let stood = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|ts| {
-            for _ in 0..2 {
-                ts.spawn(|| {
-                    for _ in 0..ADDS {
-                        if let Ok(guard) = std::panic::catch_unwind(|| wg.add()) {
-                            // Its unit stays counted, for the check below.
-                            std::mem::forget(guard);
-                            stood.store(true, Ordering::SeqCst);
-                        }
-                        if stood.load(Ordering::SeqCst) {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        let state = wg.state.load(Ordering::Relaxed);
-        assert_eq!(
-            (stood.into_inner(), counter(state), waiters(state)),
-            (false, limit, 0),
-            "an add at the limit stood, or the count moved"
-        );
-    }
-}
+mod tests;

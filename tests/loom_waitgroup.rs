@@ -6,7 +6,7 @@
 //! preemption bound except where `model` below sets one; the bound is named
 //! at each use.
 //!
-//! Under loom a group holds at most 2 guards (`MAX_GUARDS` in
+//! Under loom a group holds at most 8 guards (`MAX_GUARDS` in
 //! src/waitgroup.rs is `u32::MAX` otherwise), so models can reach the limit.
 #![cfg(loom)]
 
@@ -210,7 +210,7 @@ fn no_access_after_free_with_a_timed_waiter() {
 }
 
 /// The limit under loom (see the module docs).
-const MAX_GUARDS: usize = 2;
+const MAX_GUARDS: usize = 8;
 
 /// Silences the overflow panics the models below provoke in every
 /// execution; any other panic goes to the previous hook.

@@ -281,9 +281,7 @@ mod tests {
                 builder.spawn(move || worker.run())
             })
         }));
-        let Err(payload) = result else {
-            panic!("the spawn's panic goes on to the caller");
-        };
+        let payload = result.expect_err("the spawn's panic goes on to the caller");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"spawn exploded"));
         assert_eq!(sorted(&exits), [0]);
     }

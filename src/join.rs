@@ -11,6 +11,7 @@
 //! and run inline, unless a thief took it, in which case the worker runs
 //! other jobs until the thief sets the job's flag.
 
+use std::mem::ManuallyDrop;
 use std::panic::resume_unwind;
 use std::thread;
 
@@ -52,14 +53,19 @@ where
     let published = worker.pop_frame(depth);
     if !published || take_back(worker, job_b_ref, job_b.completion()) {
         return match result_a {
-            // A panic in `b` may unwind from here.
-            // SAFETY: nobody else has `b` now.
-            Ok(a) => (a, unsafe { job_b.run_inline() }),
+            Ok(a) => {
+                // A panic in `b` may unwind from here; `a`'s value is
+                // dropped on the way, where a panic in its `Drop` is caught.
+                let a = DropCaught::new(a);
+                // SAFETY: nobody else has `b` now.
+                let b = unsafe { job_b.run_inline() };
+                (a.into_inner(), b)
+            }
             Err(payload) => {
                 // `a`'s panic wins; `b` still runs, as it would have on a
                 // thief.
                 // SAFETY: nobody else has `b` now.
-                drop_payload_of(catch(|| unsafe { job_b.run_inline() }));
+                drop_result(catch(|| unsafe { job_b.run_inline() }));
                 resume_unwind(payload)
             }
         };
@@ -90,9 +96,45 @@ fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
     false
 }
 
-fn drop_payload_of<R>(result: thread::Result<R>) {
-    if let Err(payload) = result {
+/// Drops the result of a side that lost to the other side's panic: its
+/// value or its payload, either of whose `Drop` may panic, which must not
+/// replace the panic on its way (nor, during unwinding, abort).
+fn drop_result<R>(result: thread::Result<R>) {
+    match result {
+        Ok(value) => drop_caught(value),
+        Err(payload) => drop_payload(payload),
+    }
+}
+
+/// Drops `value`, catching a panic of its `Drop`.
+fn drop_caught<T>(value: T) {
+    if let Err(payload) = catch(move || drop(value)) {
         drop_payload(payload);
+    }
+}
+
+/// Holds a value across code that may unwind: dropped by the unwinding, it
+/// drops the value with [`drop_caught`]; on the way out it costs nothing.
+struct DropCaught<T>(ManuallyDrop<T>);
+
+impl<T> DropCaught<T> {
+    #[inline]
+    fn new(value: T) -> Self {
+        Self(ManuallyDrop::new(value))
+    }
+
+    #[inline]
+    fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the value is taken once.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl<T> Drop for DropCaught<T> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, and `into_inner` did not run.
+        drop_caught(unsafe { ManuallyDrop::take(&mut self.0) });
     }
 }
 
@@ -103,11 +145,11 @@ fn combine<RA, RB>(a: thread::Result<RA>, b: thread::Result<RB>) -> (RA, RB) {
     match (a, b) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(payload), b) => {
-            drop_payload_of(b);
+            drop_result(b);
             resume_unwind(payload)
         }
         (Ok(a), Err(payload)) => {
-            drop(a);
+            drop_caught(a);
             resume_unwind(payload)
         }
     }

@@ -324,3 +324,35 @@ fn a_handle_that_outlives_its_scope_is_joined_without_touching_it() {
         }
     });
 }
+
+#[test]
+fn losing_values_whose_drop_panics_do_not_replace_the_winning_panic() {
+    quiet_expected_panics();
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+            panic!("boom: a losing value's drop");
+        }
+    }
+    watchdog(20, || {
+        let pool = pool(1);
+        // `a` returns a value, `b` panics (inline: nobody steals on one
+        // thread): `a`'s value is dropped while `b`'s panic unwinds.
+        let payload = expect_panic(|| pool.join(|| Loud, || -> () { panic!("boom: b") }));
+        assert_str_payload(&*payload, "boom: b");
+        // `a` panics, `b` returns a value.
+        let payload = expect_panic(|| pool.join(|| -> () { panic!("boom: a") }, || Loud));
+        assert_str_payload(&*payload, "boom: a");
+        // A scope whose task panicked, and whose body returned a value.
+        let payload = expect_panic(|| {
+            pool.scope(|s| {
+                s.spawn(|_| panic!("boom: task"));
+                Loud
+            })
+        });
+        assert_str_payload(&*payload, "boom: task");
+        assert_eq!(DROPS.load(Ordering::SeqCst), 3);
+    });
+}

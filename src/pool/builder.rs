@@ -84,7 +84,7 @@ impl ThreadPoolBuilder {
 
     /// The stack size of each worker, in bytes. Without this call a worker
     /// gets std's default for new threads (2 MiB unless `RUST_MIN_STACK`
-    /// says otherwise).
+    /// says otherwise; that too is raised to the minimum below).
     ///
     /// A size below [`MIN_STACK_SIZE`](Self::MIN_STACK_SIZE) is raised to
     /// it: the pool's own code, and the thread-local destructors that run
@@ -160,7 +160,12 @@ impl ThreadPoolBuilder {
                 None => num_cpus::get().max(1),
             },
         };
-        let stack_size = self.stack_size.map(|size| size.max(Self::MIN_STACK_SIZE));
+        // Without an explicit size, std would use `RUST_MIN_STACK`, which
+        // may be below the minimum too.
+        let stack_size = self
+            .stack_size
+            .or_else(rust_min_stack)
+            .map(|size| size.max(Self::MIN_STACK_SIZE));
         let registry = Registry::start(num_threads, self.thread_name, stack_size, self.handlers)?;
         Ok(ThreadPool { registry })
     }
@@ -213,6 +218,11 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("exit_handler", &self.handlers.exit.is_some())
             .finish()
     }
+}
+
+/// The stack size std gives new threads when `RUST_MIN_STACK` sets one.
+fn rust_min_stack() -> Option<usize> {
+    std::env::var("RUST_MIN_STACK").ok()?.trim().parse().ok()
 }
 
 #[cfg(all(test, not(loom)))]

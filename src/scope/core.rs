@@ -57,7 +57,7 @@ use super::limit::Limiter;
 use super::panics::Panics;
 use super::spare::is_spare_for;
 use crate::context::{self, Context};
-use crate::job::{catch, JobRef};
+use crate::job::{catch, drop_payload, JobRef};
 use crate::lend::LendHost;
 use crate::pool::registry::Registry;
 use crate::pool::wait::Wait;
@@ -172,7 +172,14 @@ impl ScopeCore {
         guard.done();
         self.wait();
         match self.panics.take_first() {
-            Some(payload) => Err(payload),
+            Some(payload) => {
+                // The body's value loses to the panic; a panic in its
+                // `Drop` must not replace it.
+                if let Err(second) = catch(move || drop(value)) {
+                    drop_payload(second);
+                }
+                Err(payload)
+            }
             None => Ok(value.expect("a scope body that panicked left no payload")),
         }
     }

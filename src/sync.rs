@@ -308,3 +308,13 @@ pub(crate) mod parking {
     /// them; wakes none if it returns `None`.
     pub(crate) use imp::unpark_all;
 }
+
+/// A shared read of the cell, as loom's `UnsafeCell::with` (which checks it
+/// against concurrent writes).
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+}

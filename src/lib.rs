@@ -39,7 +39,7 @@
 //! ```
 //!
 //! The free functions ([`scope`], [`try_scope`], [`scope_builder`], [`join`],
-//! [`spawn`]) run on the pool of the current worker thread, or on a global
+//! [`spawn`], [`spawn_async`]) run on the pool of the current worker thread, or on a global
 //! pool (one thread per CPU, built on first use, or configured once with
 //! [`ThreadPoolBuilder::build_global`]).
 //!

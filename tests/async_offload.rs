@@ -60,8 +60,11 @@ fn poll_once<T>(handle: &mut AsyncHandle<T>, waker: &Waker) -> Poll<Result<T, Jo
     Pin::new(handle).poll(&mut Context::from_waker(waker))
 }
 
+/// The payloads a pool's panic handler was given, in order.
+type PanicLog = Arc<Mutex<Vec<Box<dyn Any + Send>>>>;
+
 /// A pool with a panic handler that records every payload it is given.
-fn pool_with_panic_log(threads: usize) -> (ThreadPool, Arc<Mutex<Vec<Box<dyn Any + Send>>>>) {
+fn pool_with_panic_log(threads: usize) -> (ThreadPool, PanicLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let handler_log = Arc::clone(&log);
     let pool = ThreadPool::builder()
@@ -584,7 +587,7 @@ fn a_scope_runs_inside_on_data_the_closure_owns() {
         let runtime = current_thread_runtime();
         let total = runtime
             .block_on(pool.spawn_async(move || {
-                let mut sums = vec![0u64; 10];
+                let mut sums = [0u64; 10];
                 taskgroup::scope(|s| {
                     for (chunk, sum) in data.chunks(10_000).zip(sums.iter_mut()) {
                         s.spawn(move |_| *sum = chunk.iter().sum());

@@ -39,9 +39,9 @@
 //! ```
 //!
 //! The free functions ([`scope`], [`try_scope`], [`scope_builder`], [`join`],
-//! [`spawn`], [`spawn_async`]) run on the pool of the current worker thread, or on a global
-//! pool (one thread per CPU, built on first use, or configured once with
-//! [`ThreadPoolBuilder::build_global`]).
+//! [`spawn`], [`spawn_async`]) run on the pool of the current worker thread,
+//! or on a global pool (one thread per CPU, built on first use, or
+//! configured once with [`ThreadPoolBuilder::build_global`]).
 //!
 //! # Beyond fork-join
 //!

@@ -23,6 +23,9 @@ pub struct ForkJoin;
 #[doc = include_str!("../book/src/pool.md")]
 #[cfg(doctest)]
 pub struct ThePool;
+#[doc = include_str!("../book/src/async.md")]
+#[cfg(doctest)]
+pub struct WithAsyncCode;
 #[doc = include_str!("../book/src/performance.md")]
 #[cfg(doctest)]
 pub struct Performance;

@@ -39,9 +39,9 @@
 //! ```
 //!
 //! The free functions ([`scope`], [`try_scope`], [`scope_builder`], [`join`],
-//! [`spawn`]) run on the pool of the current worker thread, or on a global
-//! pool (one thread per CPU, built on first use, or configured once with
-//! [`ThreadPoolBuilder::build_global`]).
+//! [`spawn`], [`spawn_async`]) run on the pool of the current worker thread,
+//! or on a global pool (one thread per CPU, built on first use, or
+//! configured once with [`ThreadPoolBuilder::build_global`]).
 //!
 //! # Beyond fork-join
 //!
@@ -55,6 +55,10 @@
 //!   as cancelled, and a cap on how many of its tasks run at once.
 //! * [`ThreadPool::broadcast`] runs a closure once on every worker;
 //!   [`yield_now`] and [`yield_local`] let a long task run queued jobs.
+//! * [`ThreadPool::spawn_async`] and [`spawn_async`] return an
+//!   [`AsyncHandle`], a future of a task's result, so that async code
+//!   offloads CPU-bound work without blocking its executor (any executor:
+//!   only `std::task` is used).
 //!
 //! # Bad input
 //!
@@ -91,8 +95,9 @@
 //   sync -> waitgroup, slots, error -> job
 //   -> context, lend, spare, stack_job (what jobs and scopes leave on a thread)
 //   -> pool/, join (the scheduler: nothing of scopes)
-//   -> scope/ -> thread_pool, global, this file (the API)
+//   -> scope/ -> thread_pool, global, async_handle, this file (the API)
 
+mod async_handle;
 mod context;
 mod error;
 mod global;
@@ -112,6 +117,7 @@ mod waitgroup;
 #[cfg(doctest)]
 mod book_tests;
 
+pub use async_handle::{spawn_async, AsyncHandle};
 pub use error::{BuildError, DeadlineExceeded, JoinError};
 pub use pool::broadcast::BroadcastContext;
 pub use pool::builder::ThreadPoolBuilder;

@@ -337,3 +337,13 @@ pub(crate) mod parking {
     /// what `f` does is ordered with every park on and unpark of `key`.
     pub(crate) use imp::with_lock;
 }
+
+/// A shared read of the cell, as loom's `UnsafeCell::with` (which checks it
+/// against concurrent writes).
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+}

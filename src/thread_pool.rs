@@ -14,8 +14,9 @@ use crate::sync::Arc;
 /// Work enters it through [`scope`](ThreadPool::scope) (tasks that borrow
 /// from the stack, joined at the end), [`join`](ThreadPool::join) (two
 /// closures, potentially in parallel), [`install`](ThreadPool::install) (run
-/// a closure on a worker) and [`spawn`](ThreadPool::spawn) (detached
-/// `'static` tasks).
+/// a closure on a worker), [`spawn`](ThreadPool::spawn) (detached
+/// `'static` tasks) and [`spawn_async`](ThreadPool::spawn_async) (a
+/// `'static` task whose result async code awaits).
 ///
 /// An idle pool sleeps. Dropping the pool finishes the queued work and joins
 /// its threads; dropped from inside one of its own workers, it lets its

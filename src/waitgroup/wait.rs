@@ -87,11 +87,23 @@ impl WaitGroup {
     /// waiter that the release wakes through the worker's pool.
     #[cold]
     fn wait_on_worker(&self, worker: &dyn local_wait::Waiter, deadline: Option<Instant>) -> bool {
-        let Some(waiter) = waitlist::register(self, worker.waker()) else {
+        self.wait_registered(worker.waker(), |released| {
+            worker.wait_until(released, deadline)
+        })
+    }
+
+    /// Registers a waiter that `waker` wakes, unless the count is zero, and
+    /// waits for its release with `wait`, which returns false if it gave up
+    /// first. Returns whether the count reached zero.
+    pub(crate) fn wait_registered(
+        &self,
+        waker: std::task::Waker,
+        wait: impl FnOnce(&dyn Fn() -> bool) -> bool,
+    ) -> bool {
+        let Some(waiter) = waitlist::register(self, waker) else {
             return true;
         };
-        worker.wait_until(&|| waiter.is_released(), deadline)
-            || !waitlist::deregister(self, &waiter)
+        wait(&|| waiter.is_released()) || !waitlist::deregister(self, &waiter)
     }
 
     #[cold]

@@ -65,22 +65,27 @@ impl Waiter {
 
 /// The entries of every group that has such waiters: few, and only touched
 /// on the slow paths (registering, giving up, releasing), each time under
-/// the parking lock of the entry's group.
+/// the parking lock of the entry's group. (Under loom, loom's mutex, so
+/// that the model sees the table's accesses conflict.)
 #[cfg(not(loom))]
 static TABLE: std::sync::Mutex<Vec<(usize, Arc<Waiter>)>> = std::sync::Mutex::new(Vec::new());
 
 #[cfg(loom)]
 loom::lazy_static! {
-    static ref TABLE: std::sync::Mutex<Vec<(usize, Arc<Waiter>)>> = std::sync::Mutex::new(Vec::new());
+    static ref TABLE: loom::sync::Mutex<Vec<(usize, Arc<Waiter>)>> = loom::sync::Mutex::new(Vec::new());
 }
 
 /// The table. Every access happens under a group's parking lock and does
-/// nothing that could block or yield, so the lock is only ever contended
-/// between groups; a panic cannot happen while it is held.
+/// nothing that could block, so the lock is only ever contended between
+/// groups; a panic cannot happen while it is held.
+#[cfg(not(loom))]
 fn table() -> std::sync::MutexGuard<'static, Vec<(usize, Arc<Waiter>)>> {
-    TABLE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(loom)]
+fn table() -> loom::sync::MutexGuard<'static, Vec<(usize, Arc<Waiter>)>> {
+    TABLE.lock().unwrap()
 }
 
 /// Registers a waiter on `wg`, to be woken through `waker`, unless the

@@ -58,7 +58,12 @@
 //! * [`ThreadPool::spawn_async`] and [`spawn_async`] return an
 //!   [`AsyncHandle`], a future of a task's result, so that async code
 //!   offloads CPU-bound work without blocking its executor (any executor:
-//!   only `std::task` is used).
+//!   only `std::task` is used); [`WaitGroup::wait_async`] awaits a group.
+//! * [`WaitGroup::wait`] on a pool worker keeps running the pool's jobs, as
+//!   a scope's wait does.
+//! * Diagnostics: a [`JoinError`] says where its task was spawned
+//!   ([`JoinError::spawned_at`]) and in which [named](ScopeBuilder::name)
+//!   scope; [`ThreadPool::metrics`] shows what the workers have been doing.
 //!
 //! # Bad input
 //!

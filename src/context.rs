@@ -20,7 +20,7 @@ use crate::lend::LendHost;
 /// a scope opened (at any depth) on behalf of one.
 const HANDLE: usize = 1;
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Cell<Context> = const { Cell::new(Context::NONE) };
 }
 

@@ -22,7 +22,7 @@ pub(crate) trait Waiter {
     fn wait_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool;
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Cell<Option<*const dyn Waiter>> = const { Cell::new(None) };
 }
 

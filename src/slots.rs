@@ -100,7 +100,7 @@ impl Drop for Local {
     }
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static LOCAL: Local = const {
         Local {
             current: Cell::new(List::EMPTY),

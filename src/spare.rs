@@ -22,7 +22,7 @@
 use std::cell::Cell;
 use std::ptr;
 
-thread_local! {
+crate::sync::thread_local! {
     static SPARE: Cell<Spare> = const { Cell::new(Spare::NONE) };
 }
 

@@ -1,15 +1,28 @@
 //! The one place that chooses the synchronisation primitives.
 //!
 //! Every lock-free protocol in the crate is written against this module, so
-//! that `RUSTFLAGS="--cfg loom"` swaps in loom's atomics, threads and a small
-//! model of the parking lot, and the model checker sees every interleaving.
-//! Nothing else in the crate names `std::sync::atomic` or `parking_lot_core`.
+//! that a model checker can swap in its own primitives:
+//!
+//! * `RUSTFLAGS="--cfg loom"`: loom's atomics, locks, threads and a small
+//!   model of the parking lot, and loom sees every interleaving of a small
+//!   model (`tests/loom_*.rs`);
+//! * `RUSTFLAGS="--cfg shuttle"`: shuttle's atomics, locks, threads,
+//!   thread-locals and yields, a model of the parking lot, and scheduling
+//!   points around each queue operation, so that whole programs run on a
+//!   real pool under shuttle's randomized schedulers (`tests/shuttle_*.rs`).
+//!
+//! Nothing else in the crate names `std::sync::atomic`, `parking_lot`,
+//! `crossbeam_deque`, a thread-local or a thread-spawning function; in a
+//! normal build every item here is a plain re-export or a zero-cost wrapper.
 
-#[cfg(not(loom))]
+#[cfg(all(loom, shuttle))]
+compile_error!("`--cfg loom` and `--cfg shuttle` are two different model checkers: pick one");
+
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::Arc;
 
 #[cfg(loom)]
@@ -19,8 +32,196 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+#[cfg(shuttle)]
+pub(crate) use shuttle::sync::Arc;
+
+/// Declares thread-locals. Under shuttle, whose simulated threads all run
+/// on one OS thread, they must be shuttle's, or every simulated thread would
+/// share one value.
+#[cfg(not(shuttle))]
+pub(crate) use std::thread_local;
+
+#[cfg(shuttle)]
+pub(crate) use shuttle::thread_local;
+
+/// Starting, naming and joining the pool's worker threads.
+pub(crate) mod thread {
+    #[cfg(not(shuttle))]
+    pub(crate) use std::thread::{Builder, JoinHandle};
+
+    #[cfg(shuttle)]
+    pub(crate) use shuttle::thread::{Builder, JoinHandle};
+}
+
+/// Gives up the CPU to other threads; under a model checker, a yield to its
+/// scheduler, so that code waiting for another thread lets it run.
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(any(loom, shuttle)))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(shuttle)]
+    shuttle::thread::yield_now();
+}
+
+/// The number of CPUs the process may run on, which decides whether idle
+/// workers spin before they sleep.
+#[cfg(not(shuttle))]
+#[inline]
+pub(crate) fn num_cpus() -> usize {
+    num_cpus::get()
+}
+
+/// Under shuttle, one or two CPUs, a choice shuttle makes (and replays) for
+/// each pool, so that scenarios cover both the spinning and the sleeping
+/// paths of idle workers.
+#[cfg(shuttle)]
+pub(crate) fn num_cpus() -> usize {
+    use shuttle::rand::RngCore;
+    1 + (shuttle::rand::thread_rng().next_u64() % 2) as usize
+}
+
+/// The work-stealing deques of the pool's workers and its injector.
+///
+/// crossbeam's, also under loom (whose models do not run the pool). Under
+/// shuttle too, in thin wrappers: crossbeam's operations never wait for one
+/// another, and none can be interrupted halfway by shuttle, which switches
+/// threads only at its own primitives, so each operation is atomic there.
+/// The wrappers put a scheduling point before each one, which is what makes
+/// it a step of its own that other threads' steps can come before or after.
+pub(crate) mod deque {
+    #[cfg(not(shuttle))]
+    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+    #[cfg(shuttle)]
+    pub(crate) use shuttle_deque::{Injector, Stealer, Worker};
+
+    #[cfg(shuttle)]
+    pub(crate) use crossbeam_deque::Steal;
+
+    #[cfg(shuttle)]
+    mod shuttle_deque {
+        use crossbeam_deque::Steal;
+        use shuttle::sync::atomic::{AtomicBool, Ordering};
+
+        /// A shuttle scheduling point: a load that nobody else needs.
+        #[derive(Default)]
+        struct Point(AtomicBool);
+
+        impl Point {
+            #[inline]
+            fn here(&self) {
+                self.0.load(Ordering::SeqCst);
+            }
+        }
+
+        pub(crate) struct Worker<T> {
+            inner: crossbeam_deque::Worker<T>,
+            point: Point,
+        }
+
+        impl<T> Worker<T> {
+            pub(crate) fn new_lifo() -> Self {
+                Self {
+                    inner: crossbeam_deque::Worker::new_lifo(),
+                    point: Point::default(),
+                }
+            }
+
+            pub(crate) fn stealer(&self) -> Stealer<T> {
+                Stealer {
+                    inner: self.inner.stealer(),
+                    point: Point::default(),
+                }
+            }
+
+            pub(crate) fn push(&self, value: T) {
+                self.point.here();
+                self.inner.push(value);
+            }
+
+            pub(crate) fn pop(&self) -> Option<T> {
+                self.point.here();
+                self.inner.pop()
+            }
+        }
+
+        pub(crate) struct Stealer<T> {
+            inner: crossbeam_deque::Stealer<T>,
+            point: Point,
+        }
+
+        impl<T> Stealer<T> {
+            pub(crate) fn steal(&self) -> Steal<T> {
+                self.point.here();
+                self.inner.steal()
+            }
+
+            pub(crate) fn is_empty(&self) -> bool {
+                self.point.here();
+                self.inner.is_empty()
+            }
+
+            pub(crate) fn len(&self) -> usize {
+                self.point.here();
+                self.inner.len()
+            }
+        }
+
+        pub(crate) struct Injector<T> {
+            inner: crossbeam_deque::Injector<T>,
+            point: Point,
+        }
+
+        impl<T> Injector<T> {
+            pub(crate) fn new() -> Self {
+                Self {
+                    inner: crossbeam_deque::Injector::new(),
+                    point: Point::default(),
+                }
+            }
+
+            pub(crate) fn push(&self, value: T) {
+                self.point.here();
+                self.inner.push(value);
+            }
+
+            pub(crate) fn steal(&self) -> Steal<T> {
+                self.point.here();
+                self.inner.steal()
+            }
+
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                self.point.here();
+                self.inner.steal_batch_and_pop(&dest.inner)
+            }
+
+            pub(crate) fn is_empty(&self) -> bool {
+                self.point.here();
+                self.inner.is_empty()
+            }
+
+            pub(crate) fn len(&self) -> usize {
+                self.point.here();
+                self.inner.len()
+            }
+        }
+
+        impl<T> std::fmt::Debug for Injector<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+    }
+}
+
 #[cfg(not(loom))]
-pub(crate) use crossbeam_deque::{Injector, Steal};
+pub(crate) use deque::{Injector, Steal};
 
 #[cfg(loom)]
 pub(crate) use crossbeam_deque::Steal;
@@ -53,14 +254,16 @@ impl<T> Injector<T> {
     }
 }
 
-/// A mutex that loom sees: parking_lot's outside loom, loom's under it.
+/// A mutex that the model checkers see: parking_lot's in a normal build,
+/// loom's or shuttle's under them.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T>(
-    #[cfg(not(loom))] parking_lot::Mutex<T>,
+    #[cfg(not(any(loom, shuttle)))] parking_lot::Mutex<T>,
     #[cfg(loom)] loom::sync::Mutex<T>,
+    #[cfg(shuttle)] shuttle::sync::Mutex<T>,
 );
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Self(parking_lot::Mutex::new(value))
@@ -80,6 +283,23 @@ impl<T> Mutex<T> {
 
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0.lock().unwrap()
+    }
+}
+
+#[cfg(shuttle)]
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(shuttle::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> shuttle::sync::MutexGuard<'_, T> {
+        // parking_lot has no poisoning, and under shuttle it would be wrong
+        // anyway: all simulated threads share one OS thread, so while one
+        // of them is switched out in the middle of unwinding, the others'
+        // guards see a panic in progress and poison the lock.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -121,13 +341,14 @@ impl<T> UnsafeCell<T> {
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
-/// Spin-loop hint; under loom a yield, so that spinning code makes progress.
+/// Spin-loop hint; under a model checker a yield, so that spinning code
+/// lets the thread it waits for run.
 #[inline]
 pub(crate) fn spin_hint() {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     std::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
+    #[cfg(any(loom, shuttle))]
+    yield_now();
 }
 
 /// Address-keyed parking: threads sleep in a global table keyed by an
@@ -148,7 +369,7 @@ pub(crate) mod parking {
         TimedOut,
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     mod imp {
         use super::Parked;
         use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken};
@@ -322,6 +543,138 @@ pub(crate) mod parking {
             let out = f();
             drop(parked);
             out
+        }
+    }
+
+    /// A model of the parking lot for shuttle, with the same freedom for
+    /// timed parks as loom's (shuttle has no clock either).
+    ///
+    /// All the simulated threads of a shuttle execution take turns on the
+    /// OS thread of the test that runs it, so the table of parked threads
+    /// is an OS thread-local: each test has its own, and an execution finds
+    /// it empty, as the last one left it. (Not shuttle's `lazy_static`:
+    /// initialising it may run while another simulated thread is switched
+    /// out in the middle of unwinding a panic, which to std looks like a
+    /// panic in progress on this OS thread, and poisons the `Once`.)
+    ///
+    /// `validate` and `decide` touch shuttle's atomics, where shuttle may
+    /// switch threads, so they run under a lock that shuttle sees: a flag,
+    /// which a thread that finds it set waits for by yielding.
+    #[cfg(shuttle)]
+    mod imp {
+        use super::Parked;
+        use crate::sync::yield_now;
+        use std::cell::{Cell, RefCell};
+        use std::time::Instant;
+
+        struct Entry {
+            key: usize,
+            id: usize,
+            thread: shuttle::thread::Thread,
+            token: Option<usize>,
+        }
+
+        std::thread_local! {
+            static LOCKED: Cell<bool> = const { Cell::new(false) };
+            static PARKED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+            static NEXT_ID: Cell<usize> = const { Cell::new(0) };
+        }
+
+        /// The table's lock, held while `validate` or `decide` runs.
+        struct Lock;
+
+        impl Lock {
+            fn acquire() -> Lock {
+                // No scheduling point between the test and the set: they
+                // are one step for shuttle.
+                while LOCKED.replace(true) {
+                    yield_now();
+                }
+                Lock
+            }
+        }
+
+        impl Drop for Lock {
+            fn drop(&mut self) {
+                LOCKED.set(false);
+            }
+        }
+
+        fn take_token(id: usize) -> Option<usize> {
+            PARKED.with_borrow_mut(|parked| {
+                let at = parked.iter().position(|e| e.id == id)?;
+                let token = parked[at].token?;
+                parked.remove(at);
+                Some(token)
+            })
+        }
+
+        pub(crate) fn park(
+            key: usize,
+            validate: impl FnOnce() -> bool,
+            timed_out: impl FnOnce(),
+            deadline: Option<Instant>,
+        ) -> Parked {
+            let lock = Lock::acquire();
+            if !validate() {
+                return Parked::Invalid;
+            }
+            let id = NEXT_ID.replace(NEXT_ID.get().wrapping_add(1));
+            let thread = shuttle::thread::current();
+            PARKED.with_borrow_mut(|parked| {
+                parked.push(Entry {
+                    key,
+                    id,
+                    thread,
+                    token: None,
+                })
+            });
+            drop(lock);
+            if deadline.is_some() {
+                // Let the world run, then either take a token or time out.
+                yield_now();
+                let _lock = Lock::acquire();
+                if let Some(token) = take_token(id) {
+                    return Parked::Unparked(token);
+                }
+                PARKED.with_borrow_mut(|parked| parked.retain(|e| e.id != id));
+                timed_out();
+                return Parked::TimedOut;
+            }
+            loop {
+                if let Some(token) = take_token(id) {
+                    return Parked::Unparked(token);
+                }
+                // Returns at once if the unpark came first.
+                shuttle::thread::park();
+            }
+        }
+
+        pub(crate) fn with_lock<R>(_key: usize, f: impl FnOnce() -> R) -> R {
+            let _lock = Lock::acquire();
+            f()
+        }
+
+        pub(crate) fn unpark_all(key: usize, decide: impl FnOnce() -> Option<usize>) -> usize {
+            let lock = Lock::acquire();
+            let Some(token) = decide() else {
+                return 0;
+            };
+            let chosen: Vec<shuttle::thread::Thread> = PARKED.with_borrow_mut(|parked| {
+                parked
+                    .iter_mut()
+                    .filter(|e| e.key == key && e.token.is_none())
+                    .map(|e| {
+                        e.token = Some(token);
+                        e.thread.clone()
+                    })
+                    .collect()
+            });
+            drop(lock);
+            for thread in &chosen {
+                thread.unpark();
+            }
+            chosen.len()
         }
     }
 

@@ -8,7 +8,7 @@
 //! share, else sleep with "a share waits for me" among the wake
 //! conditions.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_broadcast`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_broadcast`.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,9 +42,10 @@ fn worker_loop(
 #[test]
 fn share_races_its_worker_falling_asleep() {
     let mut builder = loom::model::Builder::new();
-    // Unbounded, this model takes minutes; a lost wake-up needs only one
-    // preemption (the worker's, between its look and its sleep).
-    builder.preemption_bound = Some(4);
+    // Unbounded, this model takes more than minutes; a lost wake-up needs
+    // only one preemption (the worker's, between its look and its sleep).
+    // A bound of 7 takes ~10 s in release.
+    builder.preemption_bound = Some(7);
     builder.check(|| {
         let sleep = Arc::new(Sleep::new(2));
         let shares = Arc::new(ShareQueues::new(2));
@@ -83,8 +84,9 @@ fn share_races_its_worker_falling_asleep() {
 fn two_broadcasters_one_worker() {
     let mut builder = loom::model::Builder::new();
     // Three threads looping through the protocol: bound the preemptions so
-    // the model finishes in seconds.
-    builder.preemption_bound = Some(2);
+    // the model finishes in seconds (~10 s in release with 4; 5 takes over
+    // a minute and a half).
+    builder.preemption_bound = Some(4);
     builder.check(|| {
         let sleep = Arc::new(Sleep::new(1));
         let shares = Arc::new(ShareQueues::new(1));

@@ -4,7 +4,7 @@
 //! `cancel` returned sees it, and a task that passed its check before that is
 //! the only kind that runs.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_cancel`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_cancel`.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,7 @@
 //! pool's sleep protocol or a thread blocked on the group, must wake and read
 //! the value the task wrote (loom reports the read as a race otherwise).
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_handle`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_handle`.
 #![cfg(loom)]
 
 use loom::sync::Arc;

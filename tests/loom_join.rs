@@ -5,7 +5,7 @@
 //! wake-up as a deadlock, and a result read or a flag access not ordered
 //! with the thief's writes as a race.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_join`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_join`.
 #![cfg(loom)]
 
 use loom::sync::Arc;

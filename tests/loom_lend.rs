@@ -8,7 +8,7 @@
 //!   must wake and serve it, exactly once;
 //! * a handle's task claimed from two threads runs exactly once.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --test loom_lend`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_lend`.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,11 +18,9 @@ use taskgroup::__loom::{Claim, LendHost, LendQueue, Sleep};
 
 #[test]
 fn new_work_wakes_a_worker_that_can_take_it() {
-    let mut builder = loom::model::Builder::new();
-    // Three threads through the sleep protocol: a bound of 3 keeps the
-    // model under a minute (unbounded, about four).
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
+    // Three threads through the sleep protocol, exhaustive with no
+    // preemption bound: ~30 s in release.
+    loom::model(|| {
         let sleep = Arc::new(Sleep::new(2));
         let work = Arc::new(AtomicBool::new(false));
         let released = Arc::new(AtomicBool::new(false));

@@ -4,7 +4,7 @@
 //! thread has finished), and never more than `max` run at once; a lender
 //! takes exactly the task it asked for, which is then never launched too.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_limit`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_limit`.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -42,10 +42,9 @@ fn run_jobs(
 
 #[test]
 fn submit_races_finish_with_a_limit_of_one() {
-    let mut builder = loom::model::Builder::new();
-    // Two threads that spin on the queue: bound the preemptions.
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
+    // Two threads that spin on the queue, yet exhaustive with no
+    // preemption bound (well under a second).
+    loom::model(|| {
         let limiter = Arc::new(Limiter::new(1));
         let launched: Launched = Arc::new(Mutex::new(Vec::new()));
         let running = Arc::new(AtomicUsize::new(0));

@@ -6,11 +6,11 @@
 //! starting at a random victim; before all of them, it takes the broadcast
 //! shares addressed to it (see `broadcast`).
 
+use crate::sync::thread::JoinHandle;
 use std::any::Any;
 use std::ptr;
-use std::thread::JoinHandle;
 
-use crossbeam_deque::{Injector, Stealer, Worker};
+use crate::sync::deque::{Injector, Stealer, Worker};
 
 use super::builder::Handlers;
 use super::metrics::{Metrics, PoolMetrics};
@@ -35,7 +35,7 @@ const SPIN_ROUNDS: u32 = 64;
 /// ~3-5 ms for a sleeping pool to start a job, ~40 us without the rounds;
 /// 5k scopes from outside 35 ms with them, 22 ms without).
 fn spin_rounds() -> u32 {
-    if num_cpus::get() > 1 {
+    if crate::sync::num_cpus() > 1 {
         SPIN_ROUNDS
     } else {
         0
@@ -52,7 +52,7 @@ pub(crate) struct Registry {
     /// See [`spin_rounds`].
     pub(super) spin_rounds: u32,
     pub(super) handlers: Handlers,
-    threads: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    threads: crate::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -93,7 +93,10 @@ impl Registry {
         mut thread_name: Option<Box<dyn FnMut(usize) -> String>>,
         stack_size: Option<usize>,
         handlers: Handlers,
-        mut spawn: impl FnMut(std::thread::Builder, NewWorker) -> std::io::Result<JoinHandle<()>>,
+        mut spawn: impl FnMut(
+            crate::sync::thread::Builder,
+            NewWorker,
+        ) -> std::io::Result<JoinHandle<()>>,
     ) -> Result<Arc<Registry>, BuildError> {
         let deques: Vec<Worker<JobRef>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
@@ -105,11 +108,11 @@ impl Registry {
             terminating: AtomicBool::new(false),
             spin_rounds: spin_rounds(),
             handlers,
-            threads: parking_lot::Mutex::new(Vec::with_capacity(num_threads)),
+            threads: crate::sync::Mutex::new(Vec::with_capacity(num_threads)),
         });
         let started = JoinUnlessStarted(Some(&registry));
         for (index, deque) in deques.into_iter().enumerate() {
-            let mut builder = std::thread::Builder::new();
+            let mut builder = crate::sync::thread::Builder::new();
             if let Some(name) = thread_name.as_mut() {
                 let name = catch(|| name(index)).map_err(|payload| {
                     drop_payload(payload);

@@ -145,7 +145,7 @@ impl WorkerThread {
                 if idle_rounds <= spin_rounds / 2 {
                     spin_hint();
                 } else {
-                    std::thread::yield_now();
+                    crate::sync::yield_now();
                 }
                 continue;
             }

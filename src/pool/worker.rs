@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::ptr;
 
-use crossbeam_deque::{Steal, Worker};
+use crate::sync::deque::{Steal, Worker};
 
 use super::frames::Frames;
 use super::registry::Registry;
@@ -37,7 +37,7 @@ pub(crate) struct WorkerThread {
     pub(super) waker: Waker,
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
 }
 

@@ -218,7 +218,7 @@ impl ScopeCore {
                     if round < EXTERNAL_SPIN_ROUNDS / 2 {
                         crate::sync::spin_hint();
                     } else {
-                        std::thread::yield_now();
+                        crate::sync::yield_now();
                     }
                 }
                 self.wg.wait();

@@ -22,11 +22,11 @@ use crate::waitgroup::{WaitGroup, WaitGuard};
 /// A panic payload shared by a handle and its scope; whoever takes it first
 /// owns it.
 #[derive(Clone, Debug)]
-pub(crate) struct PanicSlot(std::sync::Arc<parking_lot::Mutex<Option<Box<dyn Any + Send>>>>);
+pub(crate) struct PanicSlot(std::sync::Arc<crate::sync::Mutex<Option<Box<dyn Any + Send>>>>);
 
 impl PanicSlot {
     pub(super) fn new(payload: Box<dyn Any + Send>) -> Self {
-        Self(std::sync::Arc::new(parking_lot::Mutex::new(Some(payload))))
+        Self(std::sync::Arc::new(crate::sync::Mutex::new(Some(payload))))
     }
 
     pub(crate) fn take(&self) -> Option<Box<dyn Any + Send>> {

@@ -14,7 +14,7 @@ use super::handle_state::PanicSlot;
 use crate::job::drop_payload;
 
 #[derive(Debug, Default)]
-pub(crate) struct Panics(parking_lot::Mutex<Recorded>);
+pub(crate) struct Panics(crate::sync::Mutex<Recorded>);
 
 #[derive(Debug, Default)]
 struct Recorded {

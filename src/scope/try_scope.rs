@@ -47,7 +47,7 @@ use crate::pool::registry::Registry;
 /// ```
 pub struct TryScope<'scope, E> {
     scope: Scope<'scope>,
-    error: parking_lot::Mutex<Option<E>>,
+    error: crate::sync::Mutex<Option<E>>,
 }
 
 /// Runs `op` in a new try-scope of `registry` and waits for all its tasks.
@@ -63,7 +63,7 @@ impl<'scope, E: Send + 'scope> TryScope<'scope, E> {
     pub(super) fn new(registry: &Registry, options: Options) -> Self {
         Self {
             scope: Scope::new(registry, options),
-            error: parking_lot::Mutex::new(None),
+            error: crate::sync::Mutex::new(None),
         }
     }
 

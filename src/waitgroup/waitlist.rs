@@ -80,7 +80,9 @@ loom::lazy_static! {
 /// groups; a panic cannot happen while it is held.
 #[cfg(not(loom))]
 fn table() -> std::sync::MutexGuard<'static, Vec<(usize, Arc<Waiter>)>> {
-    TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    TABLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(loom)]

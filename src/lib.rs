@@ -137,7 +137,7 @@ use pool::worker::WorkerThread;
 /// Internals exposed to the loom model checks in `tests/loom_*.rs` only.
 #[cfg(loom)]
 #[doc(hidden)]
-#[path = "loom_api.rs"]
+#[path = "loom_api/mod.rs"]
 pub mod __loom;
 
 /// Runs `op` in a new [`Scope`] on the current pool (the global pool outside

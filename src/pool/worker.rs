@@ -120,8 +120,8 @@ impl WorkerThread {
     /// A job taken out of a deque is executed once.
     #[inline]
     pub(crate) unsafe fn execute(&self, job: JobRef) {
-        // SAFETY: forwarded to the caller. A job catches its own panics.
         self.registry.metrics.executed(self.index);
+        // SAFETY: forwarded to the caller. A job catches its own panics.
         self.as_new_job(|| context::with(Context::NONE, || unsafe { job.execute() }));
     }
 

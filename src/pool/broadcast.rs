@@ -18,14 +18,13 @@
 
 use std::fmt;
 use std::panic::resume_unwind;
-use std::thread;
 
 use super::registry::Registry;
 use super::sleep::Sleep;
 use super::worker::WorkerThread;
 use crate::job::{catch, drop_payload, JobRef};
 use crate::stack_job::{Completion, StackJob};
-use crate::sync::{spin_hint, Arc, AtomicUsize, Injector, Ordering, Steal};
+use crate::sync::{spin_hint, thread, Arc, AtomicUsize, Injector, Ordering, Steal};
 use crate::ThreadPool;
 
 /// Each worker's queue of broadcast shares: jobs that only that worker may

@@ -48,13 +48,14 @@ pub(crate) use std::thread_local;
 #[cfg(shuttle)]
 pub(crate) use shuttle::thread_local;
 
-/// Starting, naming and joining the pool's worker threads.
+/// Threads: starting, naming and joining the pool's workers, and parking a
+/// thread outside the pool (a broadcaster) until its work is done.
 pub(crate) mod thread {
     #[cfg(not(shuttle))]
-    pub(crate) use std::thread::{Builder, JoinHandle};
+    pub(crate) use std::thread::{current, park, Builder, JoinHandle, Result, Thread};
 
     #[cfg(shuttle)]
-    pub(crate) use shuttle::thread::{Builder, JoinHandle};
+    pub(crate) use shuttle::thread::{current, park, Builder, JoinHandle, Result, Thread};
 }
 
 /// Gives up the CPU to other threads; under a model checker, a yield to its

@@ -12,6 +12,17 @@
 //!   [`TREE_JOINS`] joins per run. The tree is built once, before any
 //!   measurement, and shared by every library; building it is not timed.
 //!
+//! The tree sum is memory-bound (128 MiB of nodes), and the order in which
+//! the nodes are visited relative to the order in which they were allocated
+//! changes its time by about 2x on one thread: with children allocated
+//! before their parent (post-order), a right-first walk took 60 ms and a
+//! left-first one 100 ms here; with parents first (pre-order), the reverse.
+//! A benchmark of `join` must not measure that, so every version walks the
+//! same way: the tree is allocated in pre-order, every version visits the
+//! left subtree first, and chili, whose `join(a, b)` runs `b` on the
+//! calling thread first, is handed the subtrees as `(right, left)`. (fib
+//! touches no memory, and every library gets its natural argument order.)
+//!
 //! The join counts are counted by instrumented sequential runs of the same
 //! recursions at start-up ([`count_fib_joins`], [`count_tree_joins`]) and
 //! checked against the constants, which `benches/report.py` uses for the
@@ -222,15 +233,23 @@ struct Node {
 }
 
 /// A perfect tree of `levels` levels; values 1, 2, 3, ... in pre-order.
+/// Each node is allocated before its children, so that (with a fresh
+/// allocator) addresses rise in the order of a left-first walk: the order
+/// in which the sequential sum reads them, and every parallel version when
+/// nobody steals. See the module documentation for why this matters.
 fn build_tree(levels: u32, next: &mut u64) -> Option<Box<Node>> {
     if levels == 0 {
         return None;
     }
     *next += 1;
-    let value = *next;
-    let left = build_tree(levels - 1, next);
-    let right = build_tree(levels - 1, next);
-    Some(Box::new(Node { value, left, right }))
+    let mut node = Box::new(Node {
+        value: *next,
+        left: None,
+        right: None,
+    });
+    node.left = build_tree(levels - 1, next);
+    node.right = build_tree(levels - 1, next);
+    Some(node)
 }
 
 fn tree_sequential(node: &Node) -> u64 {
@@ -255,10 +274,13 @@ fn tree_rayon(node: &Node) -> u64 {
     node.value + left + right
 }
 
+/// chili's `join(a, b)` runs `b` first on the calling thread and offers
+/// `a`: so `b` is the left subtree here, and chili walks the tree in the
+/// same order as the others (left first, the right half offered).
 fn tree_chili(s: &mut chili::Scope<'_>, node: &Node) -> u64 {
-    let (left, right) = s.join(
-        |s| node.left.as_deref().map_or(0, |n| tree_chili(s, n)),
+    let (right, left) = s.join(
         |s| node.right.as_deref().map_or(0, |n| tree_chili(s, n)),
+        |s| node.left.as_deref().map_or(0, |n| tree_chili(s, n)),
     );
     node.value + left + right
 }

@@ -14,14 +14,16 @@
 //!
 //! The tree sum is memory-bound (128 MiB of nodes), and the order in which
 //! the nodes are visited relative to the order in which they were allocated
-//! changes its time by about 2x on one thread: with children allocated
-//! before their parent (post-order), a right-first walk took 60 ms and a
-//! left-first one 100 ms here; with parents first (pre-order), the reverse.
-//! A benchmark of `join` must not measure that, so every version walks the
-//! same way: the tree is allocated in pre-order, every version visits the
-//! left subtree first, and chili, whose `join(a, b)` runs `b` on the
-//! calling thread first, is handed the subtrees as `(right, left)`. (fib
-//! touches no memory, and every library gets its natural argument order.)
+//! changes its time by up to 1.75x on one thread: with children allocated
+//! before their parent (post-order), the sequential sum took 21 ms walking
+//! right subtrees first and 37 ms walking left first, on the project's
+//! machine; with parents first (pre-order), 32 ms and 21 ms. A benchmark
+//! of `join` must not measure that, so every version walks the same way:
+//! the tree is allocated in pre-order and every version visits the left
+//! subtree first. chili's `join(a, b)` runs `b` on the calling thread first
+//! and offers `a` to other threads, where rayon and taskgroup run `a` and
+//! offer `b`; so chili is handed its two closures the other way round, in
+//! the tree and in fib, to run and offer the same halves as the others.
 //!
 //! The join counts are counted by instrumented sequential runs of the same
 //! recursions at start-up ([`count_fib_joins`], [`count_tree_joins`]) and
@@ -207,11 +209,15 @@ fn fib_rayon(n: u64) -> u64 {
     a + b
 }
 
+/// chili's `join(a, b)` runs `b` first on the calling thread and offers
+/// `a`: handed `(fib(n - 2), fib(n - 1))`, it runs inline what the others
+/// run inline and offers what they offer (and was ~10% faster so than in
+/// the written order, on one thread and on two).
 fn fib_chili(s: &mut chili::Scope<'_>, n: u64) -> u64 {
     if n < 2 {
         return n;
     }
-    let (a, b) = s.join(|s| fib_chili(s, n - 1), |s| fib_chili(s, n - 2));
+    let (b, a) = s.join(|s| fib_chili(s, n - 2), |s| fib_chili(s, n - 1));
     a + b
 }
 

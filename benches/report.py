@@ -1,28 +1,44 @@
 #!/usr/bin/env python3
-"""Benchmark report for taskgroup (issue 5): a markdown table and an SVG chart.
+"""Benchmark report for taskgroup (issues 5, 13, 16): markdown tables and an SVG chart.
 
 Reads criterion's results, `<criterion dir>/<group>/<function>/new/estimates.json`
 (the median point estimate, in ns per iteration), for the groups of
-`benches/scope.rs`, `benches/waitgroup.rs` and `benches/latency.rs`, and writes
+`benches/scope.rs`, `benches/finegrain.rs`, `benches/waitgroup.rs` and
+`benches/latency.rs`, and writes
 
 * a markdown table, one row per workload: taskgroup's median, each peer's
-  median, the ratio taskgroup / peer, the issue's target and whether it is
-  met; printed to stdout and written to `benches/RESULTS.md` with the
-  machine (CPU model, logical CPUs) and the rustc version;
-* `benches/chart.svg`: horizontal bars, per task (or per operation) in ns on
-  a log scale for the fine-grained workloads, and per run in ms for the
-  coarse ones (the 20 ms join and the chunked reduce).
+  median, the ratio taskgroup / peer, the issues' targets and whether each
+  is met (a target missed says "not met" and the ratio); the per-join
+  overhead on one thread, `(t - t_sequential) / joins`, for the
+  fine-grained workloads; and a second table, "pools of 4x the CPUs", from
+  the oversubscribed pass; printed to stdout and written to
+  `benches/RESULTS.md` with the machine (CPU model, logical CPUs) and the
+  rustc version;
+* `benches/chart.svg`: horizontal bars, per task (or per operation or
+  join) in ns on a log scale for the fine-grained workloads, per run in ms
+  for the coarse ones (the 20 ms join, the chunked reduce, the sum), and
+  each library's time relative to rayon's on pools of 4x the CPUs.
 
 Missing results are shown as "n/a"; run whichever benches you have.
 
 The criterion directory is, as criterion itself picks it: `$CRITERION_HOME`,
 else `$CARGO_TARGET_DIR/criterion`, else `target/criterion` in the crate
-root. Standard library only. Usage:
+root. The oversubscribed pass (`TASKGROUP_BENCH_THREADS=4x`) is read from the
+same path with `-4x` appended (`target/criterion-4x`), where
+`benches/run.sh` puts it. Standard library only. Usage:
 
-    CARGO_TARGET_DIR=target/x cargo bench --bench scope
-    CARGO_TARGET_DIR=target/x cargo bench --bench waitgroup
-    CARGO_TARGET_DIR=target/x cargo bench --bench latency
-    CARGO_TARGET_DIR=target/x python3 benches/report.py
+    bash benches/run.sh          # runs everything, then this script
+
+or by hand:
+
+    cargo bench --bench scope
+    cargo bench --bench finegrain
+    cargo bench --bench waitgroup
+    cargo bench --bench latency
+    TASKGROUP_BENCH_THREADS=4x CRITERION_HOME=target/criterion-4x cargo bench --bench scope
+    TASKGROUP_BENCH_THREADS=4x CRITERION_HOME=target/criterion-4x \\
+        cargo bench --bench finegrain -- '^(fib_30|tree_22)/'
+    python3 benches/report.py
 """
 
 import json
@@ -40,6 +56,16 @@ BENCHES = CRATE / "benches"
 # The ideal time of `join_coarse_20ms`: both 20 ms sides at once.
 IDEAL_JOIN_NS = 20e6
 
+# The oversubscribed pass: pools of this many times the logical CPUs, read
+# from `<criterion dir>` + OVERSUB_SUFFIX (benches/run.sh writes them there).
+OVERSUB_FACTOR = 4
+OVERSUB_SUFFIX = "-4x"
+
+# Joins per run of the fine-grained workloads (benches/finegrain.rs counts
+# them with instrumented sequential runs and asserts these numbers).
+FIB_30_JOINS = 1_346_268      # one per call with n >= 2: fib(31) - 1
+TREE_22_JOINS = 2 ** 22 - 1   # one per node
+
 # Display name, colour and order of each library (criterion function name).
 LIBRARIES = {
     "taskgroup": ("taskgroup", "#e6550d"),
@@ -47,6 +73,7 @@ LIBRARIES = {
     "chili": ("chili", "#31a354"),
     "std_thread_scope": ("std::thread::scope", "#756bb1"),
     "sequential": ("sequential", "#969696"),
+    "taskgroup_per_cpu": ("taskgroup, 1 thread per CPU", "#fdae6b"),
     "ideal": ("ideal (20 ms)", "#d9d9d9"),
     "atomic_u64/fetch_add+fetch_sub": ("AtomicU64 floor", "#525252"),
     "crossbeam/clone+drop": ("crossbeam WaitGroup", "#17becf"),
@@ -56,37 +83,53 @@ LIBRARIES = {
 TASKGROUP_ALIASES = {"taskgroup/add+done": "taskgroup"}
 
 
-def workload(key, title, unit, per, tg, peers, target=None, extra=False, panel="fine"):
-    """One row. `per`: tasks per iteration (ns per task in the chart), or None
-    for a per-run (ms) workload. `peers`: criterion function names; "ideal"
-    is a constant. `target`: (kind, peer, factor)."""
+def workload(key, title, unit, per, tg, peers, targets=(), extra=False, panel="fine"):
+    """One row; `key` is the criterion group. `per`: tasks (or joins) per
+    iteration (ns per task in the chart), or None for a per-run (ms)
+    workload. `peers`: criterion function names; "ideal" is a constant.
+    `targets`: [(kind, peer, factor)], kind "ratio" (taskgroup / peer <=
+    factor), "speedup" (taskgroup's speedup over sequential >= factor x the
+    peer's) or "per_join" ((taskgroup - peer) / per <= factor ns)."""
     return dict(key=key, title=title, unit=unit, per=per, tg=tg, peers=peers,
-                target=target, extra=extra, panel=panel)
+                targets=list(targets), extra=extra, panel=panel)
 
 
 WORKLOADS = [
     workload("spawn_100k", "100k empty spawns, one scope from outside", "spawn",
-             100_000, "taskgroup", ["rayon"], ("ratio", "rayon", 0.5)),
+             100_000, "taskgroup", ["rayon"], [("ratio", "rayon", 0.5)]),
     workload("spawn_tree_16", "binary spawn tree, depth 16", "spawn",
-             131_071, "taskgroup", ["rayon"], ("ratio", "rayon", 0.7)),
+             131_071, "taskgroup", ["rayon"], [("ratio", "rayon", 0.7)]),
     workload("scopes_5k", "5k scopes of one tiny spawn, from outside", "scope",
-             5_000, "taskgroup", ["rayon"], ("ratio", "rayon", 0.7)),
+             5_000, "taskgroup", ["rayon"], [("ratio", "rayon", 0.7)]),
     # fib(27) makes fib(28) - 1 = 317,810 joins.
     workload("fib_27", "fib(27), join at every level", "join",
              317_810, "taskgroup", ["rayon", "chili", "sequential"],
-             ("ratio", "rayon", 0.8)),
+             [("ratio", "rayon", 0.8)]),
+    # Issue 13: benches/finegrain.rs.
+    workload("fib_30", "fib(30), join at every level", "join",
+             FIB_30_JOINS, "taskgroup", ["chili", "rayon", "sequential"],
+             [("ratio", "chili", 0.8), ("ratio", "sequential", 1.0)]),
+    workload("tree_22", "sum of a 2^22−1-node tree, join at every node", "join",
+             TREE_22_JOINS, "taskgroup", ["chili", "rayon", "sequential"],
+             [("ratio", "chili", 0.9), ("ratio", "sequential", 0.55)]),
+    workload("fib_30_1t", "fib(30), join at every level, pools of 1 thread", "join",
+             FIB_30_JOINS, "taskgroup", ["chili", "rayon", "sequential"],
+             [("ratio", "sequential", 2.0), ("per_join", "sequential", 2.0)]),
+    workload("tree_22_1t", "the 2^22−1-node tree sum, pools of 1 thread", "join",
+             TREE_22_JOINS, "taskgroup", ["chili", "rayon", "sequential"],
+             [("ratio", "sequential", 1.1), ("per_join", "sequential", 2.0)]),
     workload("join_coarse_20ms", "join(20 ms sleep, 20 ms sleep)", "run",
-             None, "taskgroup", ["rayon", "ideal"], ("ratio", "ideal", 1.1),
+             None, "taskgroup", ["rayon", "ideal"], [("ratio", "ideal", 1.1)],
              panel="coarse"),
     workload("reduce_chunked", "chunked compute-bound reduce, 4M elements", "run",
              None, "taskgroup", ["rayon", "std_thread_scope", "sequential"],
-             ("speedup", "std_thread_scope", 0.95), panel="coarse"),
+             [("speedup", "std_thread_scope", 0.95)], panel="coarse"),
     workload("waitgroup", "WaitGroup add+done, uncontended", "add+done",
              1, "taskgroup/add+done",
              ["atomic_u64/fetch_add+fetch_sub", "crossbeam/clone+drop"],
-             ("ratio", "atomic_u64/fetch_add+fetch_sub", 1.2)),
+             [("ratio", "atomic_u64/fetch_add+fetch_sub", 1.2)]),
     workload("wakeup_latency", "wake-up of a pool idle > 50 ms", "wake-up",
-             1, "taskgroup", ["rayon", "thread_unpark"], None),
+             1, "taskgroup", ["rayon", "thread_unpark"]),
     # Not among the issue's rows: reported for context, no target.
     workload("waitgroup_contended", "WaitGroup add+done, 2 threads contending",
              "add+done", 1, "taskgroup/add+done",
@@ -95,6 +138,34 @@ WORKLOADS = [
     workload("sum_40m", "sum of 40M u64, one chunk per thread", "run",
              None, "taskgroup", ["rayon", "sequential"], extra=True, panel="coarse"),
 ]
+
+# Issue 16: every side-by-side row again on pools of OVERSUB_FACTOR x the
+# CPUs, against rayon at the same count; the fine-grained ones also against
+# taskgroup's own time with one thread per CPU, measured in the same run.
+OVERSUB_KEYS = ["spawn_100k", "spawn_tree_16", "scopes_5k", "fib_27", "fib_30",
+                "tree_22", "join_coarse_20ms", "reduce_chunked", "sum_40m"]
+
+
+def oversub_workloads():
+    rows = []
+    by_key = {w["key"]: w for w in WORKLOADS}
+    for key in OVERSUB_KEYS:
+        w = dict(by_key[key])
+        w["peers"] = list(w["peers"])
+        w["targets"] = [("ratio", "rayon", 1.0)]
+        w["extra"] = False
+        if key in ("fib_30", "tree_22"):
+            w["peers"].append("taskgroup_per_cpu")
+            w["targets"].append(("ratio", "taskgroup_per_cpu", 1.3))
+        rows.append(w)
+    return rows
+
+
+def cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def criterion_dir():
@@ -156,11 +227,16 @@ def colour(function):
     return LIBRARIES.get(name, (name, "#000000"))[1]
 
 
-def evaluate(w, values):
-    """(target text, status text) for a workload."""
-    if w["target"] is None:
-        return "—", "reported only"
-    kind, peer, factor = w["target"]
+def per_join_ns(t, seq, joins):
+    """The overhead of one join over the plain recursion, in ns."""
+    if t is None or seq is None or not joins:
+        return None
+    return (t - seq) / joins
+
+
+def evaluate_one(w, values, target):
+    """(target text, status text) for one target of a workload."""
+    kind, peer, factor = target
     tg = values[w["tg"]]
     if kind == "ratio":
         text = f"≤ {factor:g}× {label(peer)}"
@@ -168,6 +244,12 @@ def evaluate(w, values):
         if r is None:
             return text, "n/a"
         return text, f"{'met' if r <= factor else 'not met'} ({r:.2f}×)"
+    if kind == "per_join":
+        text = f"per-join overhead ≤ {factor:g} ns"
+        o = per_join_ns(tg, values[peer], w["per"])
+        if o is None:
+            return text, "n/a"
+        return text, f"{'met' if o <= factor else 'not met'} ({o:.2f} ns)"
     # "speedup": taskgroup's speedup over sequential >= factor x the peer's.
     text = f"speedup ≥ {factor:g}× {label(peer)}'s"
     seq = values["sequential"]
@@ -177,6 +259,14 @@ def evaluate(w, values):
     rel = s_tg / s_peer
     return text, (f"{'met' if rel >= factor else 'not met'} "
                   f"({s_tg:.2f}× vs {s_peer:.2f}× = {rel:.3f})")
+
+
+def evaluate(w, values):
+    """(targets text, statuses text) for a workload."""
+    if not w["targets"]:
+        return "—", "reported only"
+    both = [evaluate_one(w, values, t) for t in w["targets"]]
+    return "; ".join(t for t, _ in both), "; ".join(s for _, s in both)
 
 
 def machine():
@@ -202,26 +292,9 @@ def machine():
     return model, cpus, rustc
 
 
-def markdown(root, rows):
-    model, cpus, rustc = machine()
-    out = []
-    out.append("# taskgroup benchmark results")
-    out.append("")
-    out.append(f"- machine: {model}, {cpus} logical CPUs (`nproc`); every pool "
-               "has `num_cpus::get()` threads")
-    out.append(f"- compiler: {rustc}")
-    try:
-        shown = root.relative_to(CRATE)
-    except ValueError:
-        shown = root
-    out.append(f"- data: criterion median point estimates from `{shown}`")
-    out.append("- peers in a row were measured in the same `cargo bench` run at the "
-               "same thread count; ratios are taskgroup / peer (lower is better for "
-               "taskgroup)")
-    out.append("- the ideal of the coarse join is the constant 20 ms, not a measurement")
-    out.append("")
-    out.append("| workload | taskgroup | peers | taskgroup / peer | target | status |")
-    out.append("|---|---|---|---|---|---|")
+def table(rows):
+    out = ["| workload | taskgroup | peers | taskgroup / peer | target | status |",
+           "|---|---|---|---|---|---|"]
     for w, values in rows:
         tg = values[w["tg"]]
         peers = "; ".join(f"{label(p)} {fmt_ns(values[p])}" for p in w["peers"])
@@ -230,19 +303,89 @@ def markdown(root, rows):
         target, status = evaluate(w, values)
         name = f"`{w['key']}`: {w['title']}" + (" *(extra)*" if w["extra"] else "")
         out.append(f"| {name} | {fmt_ns(tg)} | {peers} | {ratios} | {target} | {status} |")
+    return out
+
+
+def shown(path):
+    try:
+        return path.relative_to(CRATE)
+    except ValueError:
+        return path
+
+
+def markdown(root, rows, over_root, over_rows):
+    model, cpus_text, rustc = machine()
+    n = cpus()
+    out = []
+    out.append("# taskgroup benchmark results")
     out.append("")
-    out.append("Per task (or per operation): the median divided by the tasks in one "
-               "iteration (chart: `benches/chart.svg`).")
+    out.append(f"- machine: {model}, {cpus_text} logical CPUs (`nproc`); every pool "
+               "has `num_cpus::get()` threads, except in the rows that say "
+               "\"pools of 1 thread\" and in the last table")
+    out.append(f"- compiler: {rustc}")
+    out.append(f"- data: criterion median point estimates from `{shown(root)}` and, "
+               f"for pools of {OVERSUB_FACTOR}× the CPUs, `{shown(over_root)}`")
+    out.append("- peers in a row were measured in the same `cargo bench` run at the "
+               "same thread count, each library's pool alive only while its own "
+               "runs were measured; ratios are taskgroup / peer (lower is better "
+               "for taskgroup)")
+    out.append("- the ideal of the coarse join is the constant 20 ms, not a measurement")
     out.append("")
-    out.append("| workload | per | library | time per task |")
-    out.append("|---|---|---|---|")
+    out += table(rows)
+    out.append("")
+    out.append("## Per-join overhead on one thread")
+    out.append("")
+    out.append("`(t − t_sequential) / joins` on pools of one thread, with t and "
+               "t_sequential from the same criterion group; the joins are counted "
+               "by `benches/finegrain.rs` (fib(30): "
+               f"{FIB_30_JOINS:,}; the tree: {TREE_22_JOINS:,}). Issue 13's target "
+               "for taskgroup: ≤ 2 ns.")
+    out.append("")
+    out.append("| workload | sequential | taskgroup | chili | rayon |")
+    out.append("|---|---|---|---|---|")
     for w, values in rows:
-        if w["per"] is None:
+        if not w["key"].endswith("_1t"):
             continue
-        for f in [w["tg"]] + w["peers"]:
-            v = values[f]
-            per = fmt_ns(None if v is None else v / w["per"])
-            out.append(f"| `{w['key']}` | {w['unit']} | {label(f)} | {per} |")
+        seq = values.get("sequential")
+        cells = []
+        for f in ("taskgroup", "chili", "rayon"):
+            o = per_join_ns(values.get(f), seq, w["per"])
+            cells.append("n/a" if o is None else f"{o:.2f} ns")
+        out.append(f"| `{w['key']}` | {fmt_ns(seq)} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(f"## Pools of {OVERSUB_FACTOR}× the CPUs ({OVERSUB_FACTOR * n} threads)")
+    out.append("")
+    out.append(f"Every side-by-side row again, every pool (taskgroup's, rayon's, "
+               f"chili's; `std::thread::scope` starts as many threads) with "
+               f"{OVERSUB_FACTOR * n} threads (`TASKGROUP_BENCH_THREADS="
+               f"{OVERSUB_FACTOR}x`), in a second pass of `benches/run.sh`. Issue "
+               f"16's targets: taskgroup ≤ 1.0× rayon at the same count on every "
+               f"row; on `fib_30` and `tree_22`, ≤ 1.3× taskgroup's own time with "
+               f"one thread per CPU, measured in the same `cargo bench` run "
+               f"(`taskgroup, 1 thread per CPU`).")
+    out.append("")
+    out += table(over_rows)
+    out.append("")
+    out.append("Per task (or per operation, or per join): the median divided by the "
+               "tasks in one iteration (chart: `benches/chart.svg`).")
+    out.append("")
+    out.append("| workload | pools | per | library | time per task |")
+    out.append("|---|---|---|---|---|")
+    for section, section_rows in (("1 per CPU", rows),
+                                  (f"{OVERSUB_FACTOR}× CPUs", over_rows)):
+        for w, values in section_rows:
+            if w["per"] is None:
+                continue
+            if w["key"].endswith("_1t"):
+                pools = "1 thread"
+            elif w["key"].startswith("waitgroup"):
+                pools = "—"
+            else:
+                pools = section
+            for f in [w["tg"]] + w["peers"]:
+                v = values[f]
+                per = fmt_ns(None if v is None else v / w["per"])
+                out.append(f"| `{w['key']}` | {pools} | {w['unit']} | {label(f)} | {per} |")
     out.append("")
     out.append("Numbers from a shared or loaded machine are noisy; compare rows "
                "only within one run.")
@@ -299,7 +442,7 @@ def panel(title, axis_note, items, scale, ticks, y):
     return parts + grid + body, y + 28
 
 
-def svg(rows):
+def svg(rows, over_rows):
     fine = [(w, v) for w, v in rows if w["panel"] == "fine"]
     coarse = [(w, v) for w, v in rows if w["panel"] == "coarse"]
 
@@ -358,9 +501,36 @@ def svg(rows):
                     "is a constant, not a measurement", items, lin_scale, lin_ticks, y)
     parts += more
 
+    # Panel 3: pools of OVERSUB_FACTOR x the CPUs, each library's time / rayon's.
+    items, known = [], []
+    for w, values in over_rows:
+        base = values.get("rayon")
+        bars = []
+        for f in [w["tg"]] + w["peers"]:
+            if f == "ideal":
+                continue
+            r = ratio(values[f], base)
+            if r is not None:
+                known.append(r)
+            bars.append((label(f), colour(f), r, fmt_ratio(r)))
+        items.append((f"{w['key']}: time / rayon's", bars))
+    top = max(known + [1.0]) if known else 2.0
+    step = next(s for s in (0.25, 0.5, 1, 2, 5, 10, 20, 50, 10 ** 9) if top / s <= 8)
+    top = step * math.ceil(top / step)
+
+    def ratio_scale(v):
+        return PLOT_X0 + v / top * (PLOT_X1 - PLOT_X0)
+
+    ratio_ticks = [(k * step, f"{k * step:g}×") for k in range(0, int(round(top / step)) + 1)]
+    more, y = panel(f"Pools of {OVERSUB_FACTOR}× the CPUs ({OVERSUB_FACTOR * cpus()} threads): "
+                    "time relative to rayon's",
+                    "linear scale, shorter is better; rayon = 1×, same run, same "
+                    "thread count", items, ratio_scale, ratio_ticks, y)
+    parts += more
+
     # Legend: every library that appears.
     seen = []
-    for w, _ in rows:
+    for w, _ in rows + over_rows:
         for f in [w["tg"]] + w["peers"]:
             key = TASKGROUP_ALIASES.get(f, f)
             if key not in seen:
@@ -384,20 +554,27 @@ def svg(rows):
     return "\n".join(head + parts + legend + ["</svg>"]) + "\n"
 
 
-def main():
-    root = criterion_dir()
+def load(root, workloads):
     if not root.is_dir():
-        print(f"warning: no criterion results in {root}; everything is n/a",
+        print(f"warning: no criterion results in {root}; its rows are n/a",
               file=sys.stderr)
     rows = []
-    for w in WORKLOADS:
+    for w in workloads:
         values = {f: median_ns(root, w["key"], f) for f in [w["tg"]] + w["peers"]}
         values.setdefault("sequential", median_ns(root, w["key"], "sequential"))
         rows.append((w, values))
-    md = markdown(root, rows)
+    return rows
+
+
+def main():
+    root = criterion_dir()
+    over_root = Path(str(root) + OVERSUB_SUFFIX)
+    rows = load(root, WORKLOADS)
+    over_rows = load(over_root, oversub_workloads())
+    md = markdown(root, rows, over_root, over_rows)
     sys.stdout.write(md)
     (BENCHES / "RESULTS.md").write_text(md, encoding="utf-8")
-    (BENCHES / "chart.svg").write_text(svg(rows), encoding="utf-8")
+    (BENCHES / "chart.svg").write_text(svg(rows, over_rows), encoding="utf-8")
     print(f"\nwrote {BENCHES / 'RESULTS.md'} and {BENCHES / 'chart.svg'}", file=sys.stderr)
 
 

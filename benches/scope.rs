@@ -1,5 +1,8 @@
 //! taskgroup's scopes and `join` side by side with rayon (and chili for
-//! `join`), on pools of the same size: one thread per logical CPU.
+//! `join`), on pools of the same size: one thread per logical CPU, or the
+//! count set by `TASKGROUP_BENCH_THREADS` (a number, or `4x` for four times
+//! the logical CPUs; see [`threads`]), so that every row can also be
+//! measured on an oversubscribed pool.
 //!
 //! Workloads (each a criterion group, one line per library):
 //! * `spawn_100k`: 100,000 empty spawns in one scope entered from outside
@@ -17,6 +20,13 @@
 //!   scope, a rayon scope and `std::thread::scope` (threads started per run),
 //!   and sequentially; every run checks its result against the sequential one.
 //!
+//! Pool lifetimes: each library's pool is built right before its own
+//! measurements and dropped right after them (the rayon pool's drop waits
+//! until its threads have exited), so no idle pool, spinning before it
+//! sleeps, shares the CPUs with the library being measured. Criterion runs
+//! one `bench_function` to completion before the next, so a pool scoped
+//! around its `bench_function` call lives exactly that long.
+//!
 //! Run with `cargo bench --bench scope`; add e.g.
 //! `-- --warm-up-time 1 --measurement-time 3` for a quicker run (about three
 //! minutes on two cores). `benches/report.py` turns the results into
@@ -26,12 +36,37 @@ use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 
+/// The pool size of every group: `TASKGROUP_BENCH_THREADS` (a positive
+/// number, or `Nx` for N times the logical CPUs), else one thread per
+/// logical CPU. The same rule as in `benches/finegrain.rs`.
 fn threads() -> usize {
-    num_cpus::get().max(1)
+    match std::env::var("TASKGROUP_BENCH_THREADS") {
+        Ok(value) => parse_threads(&value, num_cpus::get().max(1)),
+        Err(std::env::VarError::NotPresent) => num_cpus::get().max(1),
+        Err(e) => panic!("TASKGROUP_BENCH_THREADS: {e}"),
+    }
+}
+
+/// `"8"` is 8 threads, `"4x"` is 4 × `cpus`; anything else, or zero, is a
+/// mistake worth stopping for.
+fn parse_threads(value: &str, cpus: usize) -> usize {
+    let value = value.trim();
+    let n = match value.strip_suffix(['x', 'X']) {
+        Some(factor) => factor.trim().parse::<usize>().ok().map(|f| f * cpus),
+        None => value.parse::<usize>().ok(),
+    };
+    match n {
+        Some(n) if n > 0 => n,
+        _ => panic!(
+            "TASKGROUP_BENCH_THREADS={value:?}: expected a positive thread count \
+             (\"8\") or a positive multiple of the CPUs (\"4x\")"
+        ),
+    }
 }
 
 fn taskgroup_pool() -> taskgroup::ThreadPool {
@@ -41,43 +76,93 @@ fn taskgroup_pool() -> taskgroup::ThreadPool {
         .unwrap()
 }
 
-fn rayon_pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
+/// A rayon pool whose drop returns only once every worker has exited:
+/// dropping a `rayon::ThreadPool` only tells its threads to stop.
+struct RayonPool {
+    pool: Option<rayon::ThreadPool>,
+    exited: mpsc::Receiver<()>,
+    threads: usize,
+}
+
+impl std::ops::Deref for RayonPool {
+    type Target = rayon::ThreadPool;
+
+    fn deref(&self) -> &rayon::ThreadPool {
+        self.pool.as_ref().unwrap()
+    }
+}
+
+impl Drop for RayonPool {
+    fn drop(&mut self) {
+        drop(self.pool.take());
+        for _ in 0..self.threads {
+            if self.exited.recv().is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn rayon_pool() -> RayonPool {
+    let (tx, exited) = mpsc::channel();
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads())
+        .exit_handler(move |_| {
+            let _ = tx.send(());
+        })
         .build()
-        .unwrap()
+        .unwrap();
+    RayonPool {
+        pool: Some(pool),
+        exited,
+        threads: threads(),
+    }
+}
+
+fn chili_pool() -> chili::ThreadPool {
+    // `thread_count` counts the thread that calls `scope()`: `n - 1`
+    // workers are started, and the caller is the `n`th.
+    chili::ThreadPool::with_config(chili::Config {
+        thread_count: NonZeroUsize::new(threads()),
+        ..Default::default()
+    })
 }
 
 fn spawn_100k(c: &mut Criterion) {
     const N: usize = 100_000;
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("spawn_100k");
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            tg.scope(|s| {
-                for _ in 0..N {
-                    s.spawn(|_| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    });
-                }
-            });
-            assert_eq!(count.into_inner(), N);
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            ry.scope(|s| {
-                for _ in 0..N {
-                    s.spawn(|_| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    });
-                }
-            });
-            assert_eq!(count.into_inner(), N);
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                tg.scope(|s| {
+                    for _ in 0..N {
+                        s.spawn(|_| {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        });
+                    }
+                });
+                assert_eq!(count.into_inner(), N);
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                ry.scope(|s| {
+                    for _ in 0..N {
+                        s.spawn(|_| {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        });
+                    }
+                });
+                assert_eq!(count.into_inner(), N);
+            })
+        });
+    }
     group.finish();
 }
 
@@ -100,56 +185,66 @@ fn rayon_tree<'s>(s: &rayon::Scope<'s>, depth: u32, count: &'s AtomicUsize) {
 fn spawn_tree(c: &mut Criterion) {
     const DEPTH: u32 = 16;
     const NODES: usize = (1 << (DEPTH + 1)) - 1;
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("spawn_tree_16");
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            tg.scope(|s| taskgroup_tree(s, DEPTH, &count));
-            assert_eq!(count.into_inner(), NODES);
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            ry.scope(|s| rayon_tree(s, DEPTH, &count));
-            assert_eq!(count.into_inner(), NODES);
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                tg.scope(|s| taskgroup_tree(s, DEPTH, &count));
+                assert_eq!(count.into_inner(), NODES);
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                ry.scope(|s| rayon_tree(s, DEPTH, &count));
+                assert_eq!(count.into_inner(), NODES);
+            })
+        });
+    }
     group.finish();
 }
 
 fn scopes_5k(c: &mut Criterion) {
     const N: usize = 5_000;
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("scopes_5k");
     group.sample_size(20);
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            for _ in 0..N {
-                tg.scope(|s| {
-                    s.spawn(|_| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    })
-                });
-            }
-            assert_eq!(count.into_inner(), N);
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            let count = AtomicUsize::new(0);
-            for _ in 0..N {
-                ry.scope(|s| {
-                    s.spawn(|_| {
-                        count.fetch_add(1, Ordering::Relaxed);
-                    })
-                });
-            }
-            assert_eq!(count.into_inner(), N);
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                for _ in 0..N {
+                    tg.scope(|s| {
+                        s.spawn(|_| {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        })
+                    });
+                }
+                assert_eq!(count.into_inner(), N);
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                let count = AtomicUsize::new(0);
+                for _ in 0..N {
+                    ry.scope(|s| {
+                        s.spawn(|_| {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        })
+                    });
+                }
+                assert_eq!(count.into_inner(), N);
+            })
+        });
+    }
     group.finish();
 }
 
@@ -180,21 +275,25 @@ fn fib_chili(scope: &mut chili::Scope<'_>, n: u64) -> u64 {
 fn fib_27(c: &mut Criterion) {
     const N: u64 = 27;
     const FIB: u64 = 196_418;
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
-    let chili = chili::ThreadPool::with_config(chili::Config {
-        thread_count: NonZeroUsize::new(threads()),
-        ..Default::default()
-    });
     let mut group = c.benchmark_group("fib_27");
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| assert_eq!(tg.install(|| fib_taskgroup(black_box(N))), FIB))
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| assert_eq!(ry.install(|| fib_rayon(black_box(N))), FIB))
-    });
-    group.bench_function("chili", |b| {
-        b.iter(|| assert_eq!(fib_chili(&mut chili.scope(), black_box(N)), FIB))
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| assert_eq!(tg.install(|| fib_taskgroup(black_box(N))), FIB))
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| assert_eq!(ry.install(|| fib_rayon(black_box(N))), FIB))
+        });
+    }
+    {
+        let chili = chili_pool();
+        group.bench_function("chili", |b| {
+            b.iter(|| assert_eq!(fib_chili(&mut chili.scope(), black_box(N)), FIB))
+        });
+    }
     group.bench_function("sequential", |b| {
         fn fib(n: u64) -> u64 {
             if n < 2 {
@@ -213,31 +312,36 @@ fn sum_40m(c: &mut Criterion) {
     let data: Vec<u64> = (0..N as u64).collect();
     let expected: u64 = data.iter().sum();
     let chunk = N.div_ceil(threads());
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("sum_40m");
     group.sample_size(20);
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let mut partial = vec![0u64; threads()];
-            tg.scope(|s| {
-                for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
-                    s.spawn(move |_| *out = part.iter().sum());
-                }
-            });
-            assert_eq!(partial.iter().sum::<u64>(), expected);
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            let mut partial = vec![0u64; threads()];
-            ry.scope(|s| {
-                for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
-                    s.spawn(move |_| *out = part.iter().sum());
-                }
-            });
-            assert_eq!(partial.iter().sum::<u64>(), expected);
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                let mut partial = vec![0u64; threads()];
+                tg.scope(|s| {
+                    for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
+                        s.spawn(move |_| *out = part.iter().sum());
+                    }
+                });
+                assert_eq!(partial.iter().sum::<u64>(), expected);
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                let mut partial = vec![0u64; threads()];
+                ry.scope(|s| {
+                    for (part, out) in data.chunks(chunk).zip(partial.iter_mut()) {
+                        s.spawn(move |_| *out = part.iter().sum());
+                    }
+                });
+                assert_eq!(partial.iter().sum::<u64>(), expected);
+            })
+        });
+    }
     group.bench_function("sequential", |b| {
         b.iter(|| assert_eq!(black_box(&data).iter().sum::<u64>(), expected))
     });
@@ -246,27 +350,32 @@ fn sum_40m(c: &mut Criterion) {
 
 fn join_coarse_20ms(c: &mut Criterion) {
     const SIDE: Duration = Duration::from_millis(20);
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("join_coarse_20ms");
     // About 20 ms a run: a few flat samples are plenty.
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            tg.join(
-                || std::thread::sleep(black_box(SIDE)),
-                || std::thread::sleep(black_box(SIDE)),
-            )
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            ry.join(
-                || std::thread::sleep(black_box(SIDE)),
-                || std::thread::sleep(black_box(SIDE)),
-            )
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                tg.join(
+                    || std::thread::sleep(black_box(SIDE)),
+                    || std::thread::sleep(black_box(SIDE)),
+                )
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                ry.join(
+                    || std::thread::sleep(black_box(SIDE)),
+                    || std::thread::sleep(black_box(SIDE)),
+                )
+            })
+        });
+    }
     group.finish();
 }
 
@@ -310,32 +419,37 @@ fn combine(partial: &[u64]) -> u64 {
 fn reduce_chunked(c: &mut Criterion) {
     let chunks = reduce_chunks();
     let expected = reduce_range(0..REDUCE_N);
-    let (tg, ry) = (taskgroup_pool(), rayon_pool());
     let mut group = c.benchmark_group("reduce_chunked");
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
-    group.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let mut partial = vec![0u64; chunks.len()];
-            tg.scope(|s| {
-                for (range, out) in chunks.iter().zip(partial.iter_mut()) {
-                    s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
-                }
-            });
-            assert_eq!(combine(&partial), expected);
-        })
-    });
-    group.bench_function("rayon", |b| {
-        b.iter(|| {
-            let mut partial = vec![0u64; chunks.len()];
-            ry.scope(|s| {
-                for (range, out) in chunks.iter().zip(partial.iter_mut()) {
-                    s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
-                }
-            });
-            assert_eq!(combine(&partial), expected);
-        })
-    });
+    {
+        let tg = taskgroup_pool();
+        group.bench_function("taskgroup", |b| {
+            b.iter(|| {
+                let mut partial = vec![0u64; chunks.len()];
+                tg.scope(|s| {
+                    for (range, out) in chunks.iter().zip(partial.iter_mut()) {
+                        s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
+                    }
+                });
+                assert_eq!(combine(&partial), expected);
+            })
+        });
+    }
+    {
+        let ry = rayon_pool();
+        group.bench_function("rayon", |b| {
+            b.iter(|| {
+                let mut partial = vec![0u64; chunks.len()];
+                ry.scope(|s| {
+                    for (range, out) in chunks.iter().zip(partial.iter_mut()) {
+                        s.spawn(move |_| *out = reduce_range(black_box(range.clone())));
+                    }
+                });
+                assert_eq!(combine(&partial), expected);
+            })
+        });
+    }
     group.bench_function("std_thread_scope", |b| {
         b.iter(|| {
             let mut partial = vec![0u64; chunks.len()];

@@ -3,7 +3,7 @@
 //! wait condition. A lost wake-up leaves a thread asleep forever, which loom
 //! reports as a deadlock.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_sleep`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release --test loom_sleep`.
 //!
 //! Work is published with `swap(true)` rather than `store(true)`: loom 0.7
 //! can order a plain store before an earlier read-modify-write that read the
@@ -58,7 +58,9 @@ fn targeted_wake_races_fall_asleep() {
 fn one_job_two_sleepers_then_terminate() {
     let mut builder = loom::model::Builder::new();
     // Three threads looping through the protocol: bound the preemptions so
-    // the model finishes in seconds.
+    // the model finishes in seconds (a bound of 3 runs past five minutes,
+    // none past fifteen). The protocol's races between two parties are
+    // checked without a bound by the models above.
     builder.preemption_bound = Some(2);
     builder.check(|| {
         let sleep = Arc::new(Sleep::new(2));

@@ -109,7 +109,7 @@ fn wait_timeout_races_the_last_done() {
 
 #[test]
 fn timed_and_untimed_waiters_share_a_release() {
-    model(Some(3), || {
+    model(None, || {
         let wg = Arc::new(WaitGroup::new());
         let guard = wg.add_owned();
         let timed = {
@@ -154,7 +154,7 @@ fn rearm_right_after_release() {
 fn rearm_on_another_thread_races_the_release() {
     // The adder may land while the release is pending: it takes its unit
     // back (possibly releasing the waiter itself) and adds again.
-    model(Some(3), || {
+    model(None, || {
         let wg = Arc::new(WaitGroup::new());
         let first = wg.add_owned();
         let releaser = thread::spawn(move || drop(first));
@@ -305,7 +305,7 @@ fn an_add_past_the_limit_that_ends_last_releases_the_waiter() {
     // what brings the count to zero, and then it must release the waiter.
     // (If it came after a done, it fits and its guard is done at once.)
     quiet_overflow_panics();
-    model(Some(3), || {
+    model(None, || {
         let wg = Arc::new(WaitGroup::new());
         let mut held: Vec<_> = (0..MAX_GUARDS).map(|_| wg.add_owned()).collect();
         let last = held.pop().unwrap();

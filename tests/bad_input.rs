@@ -5,7 +5,7 @@
 //! tests/pool.rs; `build`'s other failure paths and tiny stacks in
 //! tests/regressions_build.rs; `TASKGROUP_NUM_THREADS` in
 //! tests/regressions_env.rs; guard-count overflow is a unit test in
-//! src/waitgroup.rs, since it needs `u32::MAX` live guards.)
+//! src/waitgroup/tests.rs, since it needs `u32::MAX` live guards.)
 #![cfg(not(loom))]
 
 mod common;

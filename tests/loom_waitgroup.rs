@@ -1,4 +1,4 @@
-//! Model checks of the waitgroup protocol (src/waitgroup.rs).
+//! Model checks of the waitgroup protocol (src/waitgroup/).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test
 //! --test loom_waitgroup` (a debug build: debug assertions check the
@@ -7,7 +7,7 @@
 //! at each use.
 //!
 //! Under loom a group holds at most 8 guards (`MAX_GUARDS` in
-//! src/waitgroup.rs is `u32::MAX` otherwise), so models can reach the limit.
+//! src/waitgroup/mod.rs is `u32::MAX` otherwise), so models can reach the limit.
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;

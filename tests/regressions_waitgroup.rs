@@ -5,7 +5,7 @@
 //! `racing_adds_*` and `an_add_past_the_limit_*` in tests/loom_waitgroup.rs
 //! (where the limit is 2), and the unit test
 //! `racing_adds_at_the_limit_all_panic_and_leave_the_count_alone` in
-//! src/waitgroup.rs (which starts a group at the limit without leaking).
+//! src/waitgroup/tests.rs (which starts a group at the limit without leaking).
 #![cfg(not(loom))]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

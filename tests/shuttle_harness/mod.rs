@@ -1,6 +1,6 @@
 //! Runs a whole-program scenario under shuttle: a real pool, whose atomics,
 //! locks, thread-locals, parking and worker threads are shuttle's (see
-//! `src/sync.rs`), explored by shuttle's random scheduler and then by its
+//! `src/sync/`), explored by shuttle's random scheduler and then by its
 //! PCT scheduler (Probabilistic Concurrency Testing: a few priority changes
 //! at random points, which finds bugs that need only a few preemptions).
 //!

@@ -274,3 +274,34 @@ fn wait_async_wakes_with_thread_waiters_and_survives_a_re_arm() {
 fn the_group_stays_one_word() {
     assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
 }
+
+#[test]
+fn a_worker_wait_times_out_even_while_there_is_always_work() {
+    fn keep_busy(stop: Arc<std::sync::atomic::AtomicBool>) {
+        taskgroup::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1));
+            if !stop.load(Ordering::SeqCst) {
+                keep_busy(stop);
+            }
+        });
+    }
+    watchdog(30, || {
+        let pool = pool(1);
+        let wg = WaitGroup::new();
+        let guard = wg.add();
+        let started = Instant::now();
+        let waited = pool.install(|| {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            keep_busy(Arc::clone(&stop));
+            let waited = wg.wait_timeout(Duration::from_millis(50));
+            stop.store(true, Ordering::SeqCst);
+            waited
+        });
+        assert!(!waited);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the timeout was overrun"
+        );
+        drop(guard);
+    });
+}

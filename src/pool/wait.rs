@@ -119,12 +119,16 @@ impl WorkerThread {
                 // SAFETY: a job taken out of a deque (or lent to this
                 // wait) is executed once.
                 unsafe { self.execute(job) };
-                continue;
+                // A wait with a deadline gives up after the job that
+                // outlasts it, not once the pool runs out of work.
+                if !past(deadline) || wait.is_done() {
+                    continue;
+                }
             }
             if wait.is_done() {
                 break;
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if past(deadline) {
                 done = false;
                 break;
             }
@@ -176,6 +180,11 @@ impl WorkerThread {
         spare::give_back();
         done
     }
+}
+
+/// Whether `deadline` is set and has passed.
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 /// A [`Wait`] for a condition, with a deadline.

@@ -143,7 +143,7 @@ impl WaitGroup {
 
     /// Under the parking lock: counts the caller as a waiter unless the
     /// counter is already zero. Returns whether the caller should park.
-    fn register(&self, too_many: &mut bool) -> bool {
+    pub(super) fn register(&self, too_many: &mut bool) -> bool {
         let state = self.state();
         let mut current = state.load(Ordering::Acquire);
         loop {
@@ -169,7 +169,7 @@ impl WaitGroup {
     /// Under the parking lock, after a timeout: takes the caller out of the
     /// waiter count, unless the counter has already reached zero, in which
     /// case the release owns that count. Returns whether the caller left.
-    fn deregister(&self) -> bool {
+    pub(super) fn deregister(&self) -> bool {
         let state = self.state();
         let mut current = state.load(Ordering::Relaxed);
         loop {

@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::task::Waker;
 
-use super::{counter, waiters, WaitGroup, WAITERS};
+use super::WaitGroup;
 use crate::sync::parking;
 use crate::sync::{AtomicBool, Mutex, Ordering};
 
@@ -102,24 +102,9 @@ pub(super) fn register(wg: &WaitGroup, waker: Waker) -> Option<Arc<Waiter>> {
         waker: Mutex::new(Some(waker)),
     });
     let registered = parking::with_lock(wg.key(), || {
-        let state = wg.state();
-        let mut current = state.load(Ordering::Acquire);
-        loop {
-            if counter(current) == 0 {
-                return Some(false);
-            }
-            if waiters(current) == WAITERS {
-                return None;
-            }
-            match state.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Relaxed,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
+        let mut too_many = false;
+        if !wg.register(&mut too_many) {
+            return (!too_many).then_some(false);
         }
         table().push((wg.key(), Arc::clone(&waiter)));
         Some(true)
@@ -143,25 +128,9 @@ pub(super) fn deregister(wg: &WaitGroup, waiter: &Arc<Waiter>) -> bool {
                 .position(|(key, entry)| *key == wg.key() && Arc::ptr_eq(entry, waiter));
             at.map(|at| table.swap_remove(at))
         };
-        if found.is_none() {
-            return false;
-        }
-        let state = wg.state();
-        let mut current = state.load(Ordering::Relaxed);
-        loop {
-            if counter(current) == 0 {
-                return false;
-            }
-            match state.compare_exchange_weak(
-                current,
-                current - 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => current = actual,
-            }
-        }
+        // Still registered: leave the waiter half too, unless the count
+        // reached zero and the pending release owns our count.
+        found.is_some() && wg.deregister()
     })
 }
 

@@ -243,7 +243,11 @@ def evaluate_one(w, values, target):
         r = ratio(tg, values[peer])
         if r is None:
             return text, "n/a"
-        return text, f"{'met' if r <= factor else 'not met'} ({r:.2f}×)"
+        # Two decimals, or more where two would hide which side it is on.
+        digits = 2
+        while digits < 4 and round(r, digits) == factor and r != factor:
+            digits += 1
+        return text, f"{'met' if r <= factor else 'not met'} ({r:.{digits}f}×)"
     if kind == "per_join":
         text = f"per-join overhead ≤ {factor:g} ns"
         o = per_join_ns(tg, values[peer], w["per"])

@@ -325,7 +325,8 @@ def markdown(root, rows, over_root, over_rows):
     out.append("")
     out.append(f"- machine: {model}, {cpus_text} logical CPUs (`nproc`); every pool "
                "has `num_cpus::get()` threads, except in the rows that say "
-               "\"pools of 1 thread\" and in the last table")
+               "\"pools of 1 thread\" and in the section \"Pools of "
+               f"{OVERSUB_FACTOR}× the CPUs\"")
     out.append(f"- compiler: {rustc}")
     out.append(f"- data: criterion median point estimates from `{shown(root)}` and, "
                f"for pools of {OVERSUB_FACTOR}× the CPUs, `{shown(over_root)}`")

@@ -6,7 +6,12 @@
 //!
 //! Workloads (each a criterion group, one line per library):
 //! * `spawn_100k`: 100,000 empty spawns in one scope entered from outside
-//!   the pool;
+//!   the pool. taskgroup's scope body runs on the calling thread, so its
+//!   spawns go through the pool's injector; rayon's `ThreadPool::scope` is
+//!   `install` + `scope`, so its body runs on a worker and its spawns go
+//!   onto that worker's deque (`in_place_scope` would be rayon's injector
+//!   path). The ratio also depends heavily on the CPU the pool really
+//!   gets: see `benches/README.md`;
 //! * `spawn_tree_16`: a binary tree of spawns of depth 16 (every task but
 //!   the leaves spawns two more from inside the pool);
 //! * `scopes_5k`: 5,000 scopes of one tiny spawn each, entered from outside;

@@ -1,31 +1,30 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! The second closure becomes a stack job (no allocation) on the worker's
-//! stack of *frames*, and the first runs inline. A frame is published (pushed
-//! on the worker's deque, where thieves can take it) only when it may be
-//! worth it: right away for the outermost joins of a job, otherwise
-//! when the worker notices, at its next `join`, that another worker is
-//! looking for work, or when it is about to wait itself. An unpublished
-//! second half runs inline afterwards with no atomic operation at all; this
-//! is what makes a fine-grained `join` cheap. A published one is popped back
-//! and run inline, unless a thief took it, in which case the worker runs
-//! other jobs until the thief sets the job's flag.
+//! The second closure becomes a stack job (no allocation) and the innermost
+//! of the worker's *frames*, and the first runs inline. A frame is
+//! published (pushed on the worker's deque, where thieves can take it) only
+//! when it may be worth it: right away for the two outermost `join`s of a
+//! job, otherwise when another worker has asked this one for work (a flag
+//! of this worker's own, read at every `join`; see `Sleep::request_work`),
+//! or when the worker is about to wait itself. Publishing takes the
+//! outermost unpublished frame, the one with the most work behind it. An
+//! unpublished second half runs inline afterwards with no atomic
+//! read-modify-write and no fence; this is what makes a fine-grained `join`
+//! cheap. A published one is popped back and run inline, unless a thief
+//! took it, in which case the worker runs other jobs until the thief sets
+//! the frame's flag.
 
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::resume_unwind;
 use std::thread;
 
-use crate::job::{catch, drop_payload, JobRef};
-use crate::pool::sleep::Sleep;
+use crate::context::{self, Context};
+use crate::job::{catch, drop_payload};
+use crate::pool::frames::Frame;
 use crate::pool::worker::WorkerThread;
-use crate::stack_job::{Completion, StackJob};
-use crate::sync::{AtomicBool, Ordering};
+use crate::sync::UnsafeCell;
 
-/// The outermost `join`s of a job (a task, an `install`ed closure...)
-/// publish their second half right away: a coarse split must never wait
-/// for its worker to notice a hungry one.
-const EAGER_DEPTH: usize = 2;
-
+#[inline]
 pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
@@ -33,25 +32,18 @@ where
     RA: Send,
     RB: Send,
 {
-    // When stolen, `b` still runs on behalf of the current task: the job
-    // carries the task's scope context to the thief.
-    let job_b = StackJob::new(b, WorkerFlag::new(worker.index(), &worker.registry().sleep));
-    // SAFETY: `job_b` stays in this frame until it is either taken back
-    // below (so nobody else can run it) or its flag is set; every path out
-    // of this function, unwinding included, waits for one of the two first.
-    let job_b_ref = unsafe { job_b.as_job_ref() };
-    let (depth, depth_in_job) = worker.push_frame(job_b_ref);
-    if depth_in_job < EAGER_DEPTH {
-        worker.publish_oldest();
-    } else {
-        worker.publish_if_wanted();
-    }
+    let job_b = JoinJob::new(b);
+    // SAFETY: `job_b` stays in this frame until it is popped below, and
+    // only `catch`, which does not unwind, runs in between. Once popped it
+    // is either taken back (so nobody else can run it) or waited for: every
+    // path out of this function, unwinding included, does one of the two.
+    unsafe { worker.push_frame(&job_b.frame) };
 
     // `a` must not unwind past `job_b` while a thief may be running it.
     let result_a = catch(a);
 
-    let published = worker.pop_frame(depth);
-    if !published || take_back(worker, job_b_ref, job_b.completion()) {
+    let published = worker.pop_frame(&job_b.frame);
+    if !published || take_back(worker, &job_b.frame) {
         return match result_a {
             Ok(a) => {
                 // A panic in `b` may unwind from here; `a`'s value is
@@ -70,13 +62,17 @@ where
             }
         };
     }
-    combine(result_a, job_b.into_result())
+    // SAFETY: `take_back` returned false: a thief ran the job.
+    combine(result_a, unsafe { job_b.into_result() })
 }
 
-/// Takes the published job `job` back from the worker's deque. Returns
-/// false if a thief took it; then it has completed when this returns.
-fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
-    while !flag.is_set() {
+/// Takes the published job of `frame` back from the worker's deque.
+/// Returns false if a thief took it; then it has completed when this
+/// returns.
+#[cold]
+fn take_back(worker: &WorkerThread, frame: &Frame) -> bool {
+    let job = frame.job_ref();
+    while !frame.is_done() {
         match worker.pop_local() {
             Some(popped) if popped == job => return true,
             // Something `a` pushed and left behind (a detached task): run
@@ -88,13 +84,101 @@ fn take_back(worker: &WorkerThread, job: JobRef, flag: &WorkerFlag) -> bool {
                 crate::spare::give_back();
             }
             None => {
-                worker.wait_until(|| flag.is_set());
+                worker.wait_until(|| frame.is_done());
                 break;
             }
         }
     }
     false
 }
+
+/// `join`'s second half: a closure in the `join`'s stack frame, with the
+/// frame that the worker's frame stack links (see `pool::frames`). When
+/// stolen, it still runs on behalf of the current task: it carries the
+/// task's scope context to the thief.
+///
+/// Nothing here is dropped implicitly: the closure is taken exactly once,
+/// by [`run_inline`](Self::run_inline) or by a thief, and a result exists
+/// only if a thief wrote it, for [`into_result`](Self::into_result).
+#[repr(C)]
+pub(crate) struct JoinJob<F, R> {
+    /// First, so that the frame's address is the job's.
+    frame: Frame,
+    context: Context,
+    func: UnsafeCell<ManuallyDrop<F>>,
+    result: UnsafeCell<MaybeUninit<thread::Result<R>>>,
+}
+
+impl<F, R> JoinJob<F, R>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    #[inline]
+    pub(crate) fn new(func: F) -> Self {
+        Self {
+            frame: Frame::new(Self::execute),
+            context: context::current(),
+            func: UnsafeCell::new(ManuallyDrop::new(func)),
+            result: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// Runs the job on a thief.
+    ///
+    /// # Safety
+    ///
+    /// `this` is a published job's frame, executed once, whose owner keeps
+    /// it alive until it completes.
+    unsafe fn execute(this: *const ()) {
+        crate::spare::give_back();
+        let this = this as *const Self;
+        // SAFETY: the owner keeps the job alive until `complete` publishes;
+        // nobody else touches `func` or `result` before that, and the
+        // closure is taken once (the owner does not run a job it published
+        // and could not take back).
+        unsafe {
+            let func = (*this).func.with_mut(|func| ManuallyDrop::take(&mut *func));
+            let result = context::with((*this).context, || catch(func));
+            (*this).result.with_mut(|slot| (*slot).write(result));
+            Frame::complete(std::ptr::addr_of!((*this).frame));
+        }
+    }
+
+    /// Runs the job on the owner's thread. A panic propagates as usual.
+    ///
+    /// # Safety
+    ///
+    /// No other thread can run the job: it was never published, or the
+    /// owner popped it back before anyone took it. Called at most once.
+    #[inline]
+    pub(crate) unsafe fn run_inline(&self) -> R {
+        // SAFETY: no other thread touches `func`, which is taken once.
+        let func = unsafe { self.func.with_mut(|func| ManuallyDrop::take(&mut *func)) };
+        func()
+    }
+
+    /// The result of a job that a thief has run; its panic, if it
+    /// panicked, is in the `Err`.
+    ///
+    /// # Safety
+    ///
+    /// The job completed on a thief ([`Frame::is_done`]).
+    pub(crate) unsafe fn into_result(self) -> thread::Result<R> {
+        // SAFETY: the thief wrote the result before setting `done`, which
+        // the caller saw (with acquire ordering). A tracked read, not
+        // `into_inner`, so that loom checks that ordering.
+        unsafe { self.result.with(|slot| (*slot).assume_init_read()) }
+    }
+}
+
+// The job's address is handed to thieves; it must be the frame's.
+const _: () = assert!(std::mem::offset_of!(JoinJob<fn(), ()>, frame) == 0);
 
 /// Drops the result of a side that lost to the other side's panic: its
 /// value or its payload, either of whose `Drop` may panic, which must not
@@ -152,43 +236,5 @@ fn combine<RA, RB>(a: thread::Result<RA>, b: thread::Result<RB>) -> (RA, RB) {
             drop_caught(a);
             resume_unwind(payload)
         }
-    }
-}
-
-/// Completion of `join`'s stack job: a flag, and a wake-up for the worker
-/// that waits on it.
-#[derive(Debug)]
-pub(crate) struct WorkerFlag {
-    done: AtomicBool,
-    owner: usize,
-    /// The owner's pool's sleep state; the thief works for the same pool,
-    /// which therefore outlives the completion.
-    sleep: *const Sleep,
-}
-
-impl WorkerFlag {
-    pub(crate) fn new(owner: usize, sleep: &Sleep) -> Self {
-        Self {
-            done: AtomicBool::new(false),
-            owner,
-            sleep,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn is_set(&self) -> bool {
-        self.done.load(Ordering::Acquire)
-    }
-}
-
-impl Completion for WorkerFlag {
-    unsafe fn complete(this: *const Self) {
-        // SAFETY: `this` is valid until `done` is set: read what we need
-        // first. The pool (and its sleep state) outlives the job.
-        let (owner, sleep) = unsafe { ((*this).owner, &*(*this).sleep) };
-        // SAFETY: as above. Once `done` is set the owner may return and free
-        // `*this`: this store is our last access to it.
-        unsafe { (*this).done.store(true, Ordering::Release) };
-        sleep.notify_worker(owner);
     }
 }

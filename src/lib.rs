@@ -211,6 +211,7 @@ pub fn scope_builder() -> ScopeBuilder<'static> {
 /// let (a, b) = taskgroup::join(|| 1 + 1, || "two");
 /// assert_eq!((a, b), (2, "two"));
 /// ```
+#[inline]
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,

@@ -152,13 +152,19 @@ pub fn join_handoff<T: Send>(
     sleep: &Sleep,
     give_away: impl FnOnce(StolenJob),
 ) -> T {
-    let job = crate::stack_job::StackJob::new(make, crate::join::WorkerFlag::new(owner, &sleep.0));
-    // SAFETY: `job` stays in this frame until its flag is set.
-    give_away(StolenJob(unsafe { job.as_job_ref() }));
-    while !job.completion().is_set() {
-        sleep.sleep(owner, || job.completion().is_set());
+    let job = crate::join::JoinJob::new(make);
+    // As a worker publishes a frame: whom to wake, then the hand-over.
+    job.frame().set_owner(&sleep.0, owner);
+    // `job` stays in this frame until its flag is set.
+    give_away(StolenJob(job.frame().job_ref()));
+    while !job.frame().is_done() {
+        sleep.sleep(owner, || job.frame().is_done());
     }
-    job.into_value()
+    // SAFETY: the thief ran the job.
+    match unsafe { job.into_result() } {
+        Ok(value) => value,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// A scope's concurrency limit, over jobs named by numbers.
@@ -374,7 +380,9 @@ impl ShareQueues {
 }
 
 mod async_handle;
+mod frames;
 mod waitlist;
 
 pub use async_handle::*;
+pub use frames::*;
 pub use waitlist::*;

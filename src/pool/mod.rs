@@ -6,7 +6,7 @@
 
 pub(crate) mod broadcast;
 pub(crate) mod builder;
-mod frames;
+pub(crate) mod frames;
 pub(crate) mod metrics;
 pub(crate) mod registry;
 pub(crate) mod sleep;

@@ -31,7 +31,7 @@
 use std::time::Instant;
 
 use crate::sync::parking::{self, Parked};
-use crate::sync::{fence, AtomicU32, AtomicUsize, CachePadded, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicU32, AtomicUsize, CachePadded, Ordering};
 
 const AWAKE: u32 = 0;
 const SLEEPING: u32 = 1;
@@ -64,21 +64,24 @@ struct Slot {
 pub(crate) struct Sleep {
     /// How many slots are `SLEEPING`; lets wakers skip the scan when busy.
     sleepers: AtomicUsize,
-    /// How many workers found no work and are spinning or asleep: a busy
-    /// worker publishes its `join` frames while this is non-zero.
-    idle: CachePadded<AtomicUsize>,
     slots: Box<[Slot]>,
+    /// Per worker, on its own cache line: whether a worker that found no
+    /// work asked this one for some. A busy worker reads its own flag at
+    /// every `join` and publishes a frame when it is set.
+    wanted: Box<[CachePadded<AtomicBool>]>,
 }
 
 impl Sleep {
     pub(crate) fn new(workers: usize) -> Self {
         Self {
             sleepers: AtomicUsize::new(0),
-            idle: CachePadded(AtomicUsize::new(0)),
             slots: (0..workers)
                 .map(|_| Slot {
                     state: CachePadded(AtomicU32::new(AWAKE)),
                 })
+                .collect(),
+            wanted: (0..workers)
+                .map(|_| CachePadded(AtomicBool::new(false)))
                 .collect(),
         }
     }
@@ -221,18 +224,23 @@ impl Sleep {
         notified.get()
     }
 
-    /// How many workers look for work. A hint: stale as soon as it is read.
-    #[inline]
-    pub(crate) fn idle(&self) -> usize {
-        self.idle.load(Ordering::Relaxed)
+    /// Worker `thief` found no work: asks every other worker to publish
+    /// one of its `join` frames. A hint, not a protocol: a frame nobody
+    /// publishes is run by its own worker, so a request that is lost, or
+    /// answered after the thief found work elsewhere, costs time only.
+    /// Flags already set are only read, so that idle workers asking again
+    /// and again do not pull a busy worker's cache line away from it.
+    pub(crate) fn request_work(&self, thief: usize) {
+        for (index, wanted) in self.wanted.iter().enumerate() {
+            if index != thief && !wanted.load(Ordering::Relaxed) {
+                wanted.store(true, Ordering::Relaxed);
+            }
+        }
     }
 
-    pub(crate) fn set_idle(&self) {
-        self.idle.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn set_busy(&self) {
-        self.idle.fetch_sub(1, Ordering::Relaxed);
+    /// Worker `index`'s flag (see [`request_work`](Self::request_work)).
+    pub(crate) fn wanted(&self, index: usize) -> &AtomicBool {
+        &self.wanted[index]
     }
 
     /// The number of workers asleep (or about to be).

@@ -82,7 +82,7 @@ impl WorkerThread {
     pub(crate) fn wait_for(&self, wait: &impl Wait) -> bool {
         // The `join` frames this thread waits in are work nobody else can
         // see, and the jobs it is about to run may block: show them first.
-        while self.publish_oldest() {}
+        self.publish_all();
         let context = context::current();
         let confined = self.is_confined();
         let _confine = confined.then(|| Confine::new(self));
@@ -111,9 +111,6 @@ impl WorkerThread {
                 if idle {
                     idle = false;
                     self.registry.metrics.busy(self.index());
-                    if !confined {
-                        self.registry.sleep.set_busy();
-                    }
                 }
                 idle_rounds = 0;
                 // SAFETY: a job taken out of a deque (or lent to this
@@ -137,11 +134,11 @@ impl WorkerThread {
                 self.registry.metrics.idle(self.index());
                 // An idle thread holds no scope open.
                 spare::give_back();
-                // A confined waiter takes no published work: it is not the
-                // idle worker that `join` publishes its halves for.
-                if !confined {
-                    self.registry.sleep.set_idle();
-                }
+            }
+            // A confined waiter takes no published work: it has no use for
+            // the halves that `join`s would publish for it.
+            if !confined {
+                self.registry.sleep.request_work(self.index());
             }
             let spin_rounds = self.registry.spin_rounds;
             if idle_rounds < spin_rounds {
@@ -171,9 +168,6 @@ impl WorkerThread {
         }
         if idle {
             self.registry.metrics.busy(self.index());
-            if !confined {
-                self.registry.sleep.set_busy();
-            }
         }
         // Back to what this thread was doing, which may not be a task of
         // the scope whose units it kept while waiting, and may block.

@@ -6,7 +6,7 @@ use std::ptr;
 
 use crate::sync::deque::{Steal, Worker};
 
-use super::frames::Frames;
+use super::frames::{Frame, Frames};
 use super::registry::Registry;
 use std::task::Waker;
 
@@ -15,7 +15,7 @@ use crate::context::{self, Context};
 use crate::job::JobRef;
 use crate::local_wait;
 use crate::spare;
-use crate::sync::{spin_hint, Arc};
+use crate::sync::{spin_hint, Arc, AtomicBool, Ordering};
 
 /// The state of a worker thread, reachable from its own thread only.
 pub(crate) struct WorkerThread {
@@ -35,6 +35,9 @@ pub(crate) struct WorkerThread {
     pub(super) confined: Cell<usize>,
     /// Wakes this worker for its own condition (see `local_wait`).
     pub(super) waker: Waker,
+    /// Set when another worker asks this one for work: its flag in the
+    /// registry's sleep state, read at every `join`.
+    wanted: *const AtomicBool,
 }
 
 crate::sync::thread_local! {
@@ -76,39 +79,58 @@ impl WorkerThread {
         self.registry.sleep.notify_one();
     }
 
-    /// Registers `job`, the second half of a `join`, as this thread's
-    /// innermost frame. Returns its depth, for [`pop_frame`](Self::pop_frame),
-    /// and how many frames of the current job enclose it.
+    /// Registers `frame`, the second half of a `join`, as this thread's
+    /// innermost frame, and publishes the outermost unpublished frame if
+    /// the frame is one of the two outermost of the running job (a coarse
+    /// split must never wait for its worker to notice a hungry one) or if
+    /// another worker asked this one for work.
+    ///
+    /// # Safety
+    ///
+    /// As for `Frames::push`: `frame` stays put until popped, and nothing
+    /// unwinds in between. (Publishing does not unwind: a deque push and a
+    /// wake-up cannot panic.)
     #[inline]
-    pub(crate) fn push_frame(&self, job: JobRef) -> (usize, usize) {
-        self.frames.push(job)
-    }
-
-    /// Removes the innermost frame, which is `depth`. Returns whether it had
-    /// been published: if not, nobody else can run it.
-    #[inline]
-    pub(crate) fn pop_frame(&self, depth: usize) -> bool {
-        self.frames.pop(depth)
-    }
-
-    /// Pushes the outermost unpublished frame on the deque if another worker
-    /// is looking for work.
-    #[inline]
-    pub(crate) fn publish_if_wanted(&self) {
-        if self.registry.sleep.idle() != 0 {
+    pub(crate) unsafe fn push_frame(&self, frame: &Frame) {
+        // SAFETY: forwarded to the caller.
+        let outermost = unsafe { self.frames.push(frame) };
+        // SAFETY: the flag is in the registry, which `self` keeps alive.
+        let wanted = unsafe { &*self.wanted };
+        if outermost || wanted.load(Ordering::Relaxed) {
             self.publish_oldest();
         }
     }
 
-    /// Pushes the outermost unpublished frame, if any, on the deque.
+    /// Removes the innermost frame, which is `frame`. Returns whether it had
+    /// been published: if not, nobody else can run it.
+    #[inline]
+    pub(crate) fn pop_frame(&self, frame: &Frame) -> bool {
+        self.frames.pop(frame)
+    }
+
+    /// Pushes the outermost unpublished frame, if any, on the deque, which
+    /// answers a request for work if there was one.
     pub(crate) fn publish_oldest(&self) -> bool {
-        match self.frames.publish_oldest() {
+        // SAFETY: as in `push_frame`.
+        let wanted = unsafe { &*self.wanted };
+        if wanted.load(Ordering::Relaxed) {
+            wanted.store(false, Ordering::Relaxed);
+        }
+        match self.frames.publish_oldest(&self.registry.sleep, self.index) {
             Some(job) => {
                 self.push(job);
                 true
             }
             None => false,
         }
+    }
+
+    /// Pushes every unpublished frame on the deque, outermost first: the
+    /// thread is about to wait or to run jobs that may block, and nobody
+    /// else can see them.
+    pub(crate) fn publish_all(&self) {
+        self.frames
+            .publish_all(&self.registry.sleep, self.index, |job| self.push(job));
     }
 
     /// Runs a job taken out of a deque. It may be unrelated to whatever
@@ -130,7 +152,7 @@ impl WorkerThread {
     /// `join`s publish eagerly.
     #[inline]
     pub(crate) fn as_new_job<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Restore<'a>(&'a WorkerThread, usize, (u64, u64));
+        struct Restore<'a>(&'a WorkerThread, *const Frame, (u64, u64));
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 self.0.frames.end_job(self.1);
@@ -272,6 +294,7 @@ pub(super) fn main_loop(registry: Arc<Registry>, deque: Worker<JobRef>, index: u
             registry: Arc::clone(&registry),
             index,
         })),
+        wanted: registry.sleep.wanted(index),
         registry,
     };
     CURRENT.with(|current| current.set(&worker));

@@ -99,7 +99,7 @@ fn run(worker: &WorkerThread, job: Option<JobRef>) -> Yield {
     };
     // The `join` frames of the running job are work nobody else can see,
     // and the job about to run may block: show them first, as a wait does.
-    while worker.publish_oldest() {}
+    worker.publish_all();
     // SAFETY: a job taken out of a queue is executed once.
     unsafe { worker.execute(job) };
     // Units the job left spare belong to its scope, not to the job that

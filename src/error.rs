@@ -68,7 +68,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Where a task was spawned, and in which named scope: what a
-/// [`JoinError`] and the report of a detached task's panic say about it.
+/// [`JoinError`] and the report on stderr of a scope task's panic say
+/// about it.
 #[derive(Clone, Debug)]
 pub(crate) struct TaskOrigin {
     location: &'static Location<'static>,
@@ -89,6 +90,26 @@ impl fmt::Display for TaskOrigin {
             Some(name) => write!(f, " in scope {name:?}"),
             None => Ok(()),
         }
+    }
+}
+
+/// A task's panic in words: `task spawned at F:L:C [in scope "N"] panicked:
+/// M`. The one wording of a [`JoinError`]'s `Display` and of the report of
+/// a panic of a task without a handle.
+pub(crate) struct TaskPanic<'a> {
+    pub(crate) origin: &'a TaskOrigin,
+    pub(crate) payload: &'a (dyn Any + Send),
+    /// The task never ran: its scope was cancelled, and dropping it panicked.
+    pub(crate) unrun: bool,
+}
+
+impl fmt::Display for TaskPanic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} panicked", self.origin)?;
+        if self.unrun {
+            f.write_str(" while being dropped unrun (its scope was cancelled)")?;
+        }
+        write!(f, ": {}", panic_message(self.payload))
     }
 }
 
@@ -130,9 +151,12 @@ enum JoinErrorKind {
 
 fn describe(kind: &JoinErrorKind, origin: &TaskOrigin) -> String {
     match kind {
-        JoinErrorKind::Panicked(payload) => {
-            format!("{origin} panicked: {}", panic_message(&**payload))
+        JoinErrorKind::Panicked(payload) => TaskPanic {
+            origin,
+            payload: &**payload,
+            unrun: false,
         }
+        .to_string(),
         JoinErrorKind::Cancelled => format!("{origin} was cancelled before it started"),
         JoinErrorKind::Failed => format!("{origin} failed; its error is the scope's result"),
     }

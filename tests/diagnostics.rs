@@ -155,6 +155,155 @@ fn a_detached_panic_report_names_its_spawn_location() {
     assert!(report.ends_with("panicked: boom: detached"), "{report}");
 }
 
+/// A panic payload that is neither `&str` nor `String`.
+#[derive(Debug, PartialEq)]
+struct Code(u32);
+
+/// Captured by a task that never runs: dropping it panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("boom: dropped unrun");
+    }
+}
+
+/// Run by `a_scope_task_panic_report_names_its_spawn_location_and_scope` in
+/// a child process, whose stderr it reads: prints the line of each spawn
+/// whose panic must be reported, and checks that each scope re-raises the
+/// original payload.
+#[test]
+fn scope_panic_child() {
+    if std::env::var_os("TASKGROUP_SCOPE_PANIC_CHILD").is_none() {
+        return;
+    }
+    quiet_expected_panics();
+    let pool = pool(2);
+
+    // A named scope; a String payload.
+    let n = 1;
+    let payload = expect_panic(|| {
+        pool.scope_builder().name("parse").scope(|s| {
+            println!("named line: {}", line!() + 1);
+            s.spawn(|_| panic!("boom: named {n}"));
+        })
+    });
+    common::assert_string_payload(&*payload, "boom: named 1");
+
+    // An unnamed scope; a payload that is not text, from a task spawned by
+    // a task.
+    let payload = expect_panic(|| {
+        pool.scope(|s| {
+            s.spawn(|s| {
+                println!("nested line: {}", line!() + 1);
+                s.spawn(|_| std::panic::panic_any(Code(7)));
+            });
+        })
+    });
+    assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)));
+
+    // A try-scope's task.
+    let payload = expect_panic(|| {
+        pool.try_scope(|s| {
+            println!("try line: {}", line!() + 1);
+            s.spawn(|_| -> Result<(), ()> { panic!("boom: try") });
+            Ok::<(), ()>(())
+        })
+    });
+    assert_str_payload(&*payload, "boom: try");
+
+    // A task dropped unrun by a cancelled scope, whose drop panics. On the
+    // pool's only worker, no task can start before the body cancels.
+    let one = common::pool(1);
+    let payload = expect_panic(|| {
+        one.install(|| {
+            taskgroup::scope_builder().name("late").scope(|s| {
+                let captured = PanicsOnDrop;
+                println!("unrun line: {}", line!() + 1);
+                s.spawn(move |_| drop(captured));
+                s.cancel();
+            })
+        })
+    });
+    assert_str_payload(&*payload, "boom: dropped unrun");
+
+    // Not reported: tasks with handles (joined, or not) and the body.
+    let err = pool
+        .scope(|s| {
+            s.spawn_handle(|_| -> () { panic!("boom: handle joined") })
+                .join()
+        })
+        .unwrap_err();
+    assert_str_payload(&*err.into_panic(), "boom: handle joined");
+    let payload = expect_panic(|| {
+        pool.scope(|s| {
+            drop(s.spawn_handle(|_| -> () { panic!("boom: handle dropped") }));
+        })
+    });
+    assert_str_payload(&*payload, "boom: handle dropped");
+    let payload = expect_panic(|| pool.scope(|_| panic!("boom: body")));
+    assert_str_payload(&*payload, "boom: body");
+    println!("child done");
+}
+
+#[test]
+fn a_scope_task_panic_report_names_its_spawn_location_and_scope() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "scope_panic_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("TASKGROUP_SCOPE_PANIC_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("child done"), "{stdout}");
+    let line = |name: &str| -> u32 {
+        let marker = format!("{name} line: ");
+        stdout
+            .lines()
+            // The harness may have printed "test ... " on the same line.
+            .find_map(|l| l.split(&marker).nth(1))
+            .unwrap_or_else(|| panic!("the child printed no {marker:?}"))
+            .parse()
+            .unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("taskgroup: "))
+        .collect();
+    // One report per task without a handle that panicked, in order; none
+    // for tasks with handles nor for the body.
+    let expected = [
+        (
+            line("named"),
+            r#" in scope "parse" panicked: boom: named 1"#,
+        ),
+        (line("nested"), " panicked: Box<dyn Any>"),
+        (line("try"), " panicked: boom: try"),
+        (
+            line("unrun"),
+            r#" in scope "late" panicked while being dropped unrun (its scope was cancelled): boom: dropped unrun"#,
+        ),
+    ];
+    assert_eq!(reports.len(), expected.len(), "{stderr}");
+    for (report, (line, ending)) in reports.iter().zip(expected) {
+        // FILE:LINE:COL, then the scope and the message.
+        let start = format!("taskgroup: task spawned at {}:{line}:", file!());
+        let rest = report
+            .strip_prefix(&start)
+            .unwrap_or_else(|| panic!("{report:?} does not start with {start:?}"));
+        let column_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap();
+        assert!(column_len > 0, "{report}");
+        assert_eq!(&rest[column_len..], ending, "{report}");
+    }
+}
+
 #[test]
 fn metrics_count_jobs_steals_and_sleeps() {
     watchdog(30, || {

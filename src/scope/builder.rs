@@ -51,11 +51,14 @@ impl<'pool> ScopeBuilder<'pool> {
         }
     }
 
-    /// Names the scope. The name shows in the scope's `Debug` and in the
-    /// [`JoinError`](crate::JoinError)s of its tasks, so that a failure
-    /// says which part of a program it came from. Naming costs nothing on
-    /// the scope's hot paths (a task with a handle carries a reference to
-    /// the name).
+    /// Names the scope. The name shows in the scope's `Debug`, in the
+    /// [`JoinError`](crate::JoinError)s of its tasks, and in the line on
+    /// stderr that reports a panic of a task without a handle (see
+    /// [`Scope::spawn`]): `taskgroup: task spawned at src/main.rs:12:7 in
+    /// scope "fetch" panicked: timeout`. So a failure says which part of a
+    /// program it came from. Naming costs nothing on the scope's hot paths
+    /// (a task with a handle carries a reference to the name; a report
+    /// reads it from the scope).
     ///
     /// ```
     /// let pool = taskgroup::ThreadPool::builder().num_threads(1).build().unwrap();

@@ -97,8 +97,8 @@ pub(crate) struct ScopeCore {
     /// Tasks dropped without running because the scope was cancelled.
     pub(super) skipped: AtomicUsize,
     pub(super) limiter: Option<Limiter>,
-    /// The scope's name, if it was given one: shown in its `Debug` and in
-    /// its tasks' `JoinError`s.
+    /// The scope's name, if it was given one: shown in its `Debug`, in its
+    /// tasks' `JoinError`s and in the reports of their panics.
     pub(super) name: Option<StdArc<str>>,
 }
 

@@ -80,8 +80,24 @@ impl<'scope> Scope<'scope> {
     ///
     /// The task is counted before it is queued, so the scope cannot miss it.
     /// A panic in the task is caught; the scope waits for all other tasks,
-    /// then re-raises the first panic. If the scope is cancelled before the
-    /// task starts, the task is dropped without running.
+    /// then re-raises the first panic with its original payload. If the
+    /// scope is cancelled before the task starts, the task is dropped
+    /// without running.
+    ///
+    /// Since a payload does not say which task it came from, each panic of
+    /// a task spawned this way (re-raised or not) is also reported on
+    /// stderr as it happens, naming the line that spawned it and the scope's
+    /// [name](crate::ScopeBuilder::name), if it has one:
+    ///
+    /// ```text
+    /// taskgroup: task spawned at src/main.rs:12:7 in scope "fetch" panicked: disk on fire
+    /// ```
+    ///
+    /// A task dropped unrun whose drop panics is reported the same way
+    /// (`... panicked while being dropped unrun (its scope was cancelled):
+    /// ...`). A task spawned with [`spawn_handle`](Self::spawn_handle) is
+    /// not reported: its [`JoinError`](crate::JoinError) says the same.
+    /// Recording where the task was spawned costs one pointer in the task.
     ///
     /// ```
     /// let pool = taskgroup::ThreadPool::builder().num_threads(2).build().unwrap();

@@ -7,11 +7,17 @@
 //! happened. At the end, the first slot still full, or else the first owned
 //! payload, is re-raised. Once an owned payload is kept, later panics can
 //! never be re-raised: they are dropped at once.
+//!
+//! The payload is re-raised as it is, so nothing in it says which task
+//! panicked. A task with a handle has its `JoinError` for that; for a task
+//! without one, [`report`] prints where it was spawned on stderr when its
+//! panic is recorded, whether that panic is re-raised or dropped.
 
 use std::any::Any;
 
 use super::handle_state::PanicSlot;
-use crate::job::drop_payload;
+use crate::error::{TaskOrigin, TaskPanic};
+use crate::job::{catch, drop_payload};
 
 #[derive(Debug, Default)]
 pub(crate) struct Panics(crate::sync::Mutex<Recorded>);
@@ -67,5 +73,23 @@ impl Drop for Panics {
         if let Some(payload) = self.take_first() {
             drop_payload(payload);
         }
+    }
+}
+
+/// Reports on stderr the panic of a task without a handle, spawned at
+/// `origin`: `taskgroup: task spawned at F:L:C [in scope "N"] panicked: M`,
+/// in the words of a `JoinError`. `unrun`: the task was dropped without
+/// running, and its drop panicked.
+#[cold]
+pub(crate) fn report(origin: &TaskOrigin, payload: &(dyn Any + Send), unrun: bool) {
+    let panic = TaskPanic {
+        origin,
+        payload,
+        unrun,
+    };
+    // `eprintln!` panics if stderr cannot be written to; that must not
+    // unwind out of the task in place of the task's own panic.
+    if let Err(failed) = catch(|| eprintln!("taskgroup: {panic}")) {
+        drop_payload(failed);
     }
 }

@@ -2,12 +2,14 @@
 //! any), how it runs (as a task, unless the scope was cancelled), and how a
 //! running task of a limited scope lends its slot (see `crate::lend`).
 
+use std::any::Any;
 use std::panic::Location;
 use std::ptr;
 
 use super::core::ScopeCore;
 use super::handle::{self, TaskHandle};
 use super::handle_state;
+use super::panics;
 use super::spare::{keep_spare_only_for, TaskGuard};
 use crate::context;
 use crate::error::TaskOrigin;
@@ -18,7 +20,8 @@ use crate::pool::worker::WorkerThread;
 use crate::sync::{Arc, Ordering};
 
 impl ScopeCore {
-    /// Queues `f(target)` as a task of this scope.
+    /// Queues `f(target)` as a task of this scope, spawned at the location
+    /// of the caller (`#[track_caller]` up to the public entry point).
     ///
     /// # Safety
     ///
@@ -31,6 +34,7 @@ impl ScopeCore {
         S: Sync,
         F: FnOnce(&S) + Send,
     {
+        let spawned_at = Location::caller();
         let worker = self.pool_worker();
         let guard = TaskGuard::new(self, worker);
         let target = SendPtr(target);
@@ -38,7 +42,7 @@ impl ScopeCore {
             // SAFETY: `guard` keeps the scope, and so `target`, alive until
             // it is dropped at the end of this closure.
             let (core, target) = unsafe { (guard.core(), target.get()) };
-            core.run_task(target, f, false);
+            core.run_task(target, f, Kind::Plain(spawned_at));
             core.task_ended();
             drop(guard);
         };
@@ -80,7 +84,7 @@ impl ScopeCore {
             // SAFETY: `task_guard` keeps the scope, and so `target`, alive
             // until it is dropped at the end of this closure.
             let (core, target) = unsafe { (task_guard.core(), target.get()) };
-            core.run_task(target, |target| f(target, sender), true);
+            core.run_task(target, |target| f(target, sender), Kind::Handle);
             drop(task_guard);
         };
         // SAFETY: the task borrows only what outlives the scope (forwarded
@@ -124,7 +128,7 @@ impl ScopeCore {
     /// Runs task `f(target)` of this scope here, as a task (the thread's
     /// context names it), unless the scope was cancelled: then `f` is
     /// dropped without running. A panic is recorded.
-    fn run_task<S, F>(&self, target: &S, f: F, handle: bool)
+    fn run_task<S, F>(&self, target: &S, f: F, kind: Kind)
     where
         F: FnOnce(&S),
     {
@@ -136,7 +140,7 @@ impl ScopeCore {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             // Dropped, never run; its captures may still panic on drop.
             if let Err(payload) = catch(|| drop(f)) {
-                self.record_panic(payload);
+                self.task_panicked(kind, payload, true);
             }
             return;
         }
@@ -159,10 +163,21 @@ impl ScopeCore {
         let host = host
             .as_ref()
             .map_or(ptr::null(), |host| host as *const LendHost);
-        let context = self.context(handle, host);
+        let context = self.context(matches!(kind, Kind::Handle), host);
         if let Err(payload) = context::with(context, || catch(|| f(target))) {
-            self.record_panic(payload);
+            self.task_panicked(kind, payload, false);
         }
+    }
+
+    /// Records the panic of a task (`unrun`: of its drop, the task never
+    /// having run); a task without a handle reports it on stderr first.
+    #[cold]
+    fn task_panicked(&self, kind: Kind, payload: Box<dyn Any + Send>, unrun: bool) {
+        if let Kind::Plain(spawned_at) = kind {
+            let origin = TaskOrigin::new(spawned_at, self.name.clone());
+            panics::report(&origin, &*payload, unrun);
+        }
+        self.record_panic(payload);
     }
 
     /// A task's job has ended: its slot of the limit, if any, goes on.
@@ -175,6 +190,18 @@ impl ScopeCore {
             });
         }
     }
+}
+
+/// The kind of a task that `run_task` runs.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A task without a handle, spawned at this location: its panics go to
+    /// the scope, reported on stderr, since nothing else says which task
+    /// panicked.
+    Plain(&'static Location<'static>),
+    /// A task with a handle: its panic goes to the handle, whose
+    /// `JoinError` names the task; nothing is reported.
+    Handle,
 }
 
 /// `LendHost::take` for a limited scope.

@@ -14,6 +14,7 @@
 //! own cells; only publishing walks the stack, and it is rare.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 use crate::job::JobRef;
@@ -33,7 +34,7 @@ pub(crate) struct Frame {
     done: AtomicBool,
     /// Whom the thief wakes: the owner's pool's sleep state and index,
     /// written when the frame is published (before any thief can see it).
-    owner: Cell<(*const Sleep, usize)>,
+    owner: Cell<MaybeUninit<(*const Sleep, usize)>>,
 }
 
 impl Frame {
@@ -45,7 +46,8 @@ impl Frame {
             execute,
             prev: Cell::new(ptr::null()),
             done: AtomicBool::new(false),
-            owner: Cell::new((ptr::null(), 0)),
+            // Not written before it is needed: every store counts here.
+            owner: Cell::new(MaybeUninit::uninit()),
         }
     }
 
@@ -71,7 +73,9 @@ impl Frame {
     pub(crate) unsafe fn complete(this: *const Frame) {
         // SAFETY: `this` is valid until `done` is set: read what we need
         // first. The pool (and its sleep state) outlives its jobs.
-        let (sleep, owner) = unsafe { (*this).owner.get() };
+        // `owner` was written when the frame was published, before the
+        // thief could take it.
+        let (sleep, owner) = unsafe { (*this).owner.get().assume_init() };
         // SAFETY: as above; this store is our last access to the frame.
         unsafe { (*this).done.store(true, Ordering::Release) };
         // SAFETY: the frame was published by a worker of a pool that is
@@ -83,7 +87,7 @@ impl Frame {
     /// Used directly by models of the hand-off; workers publish through
     /// [`Frames::publish_oldest`].
     pub(crate) fn set_owner(&self, sleep: &Sleep, index: usize) {
-        self.owner.set((sleep, index));
+        self.owner.set(MaybeUninit::new((sleep, index)));
     }
 }
 

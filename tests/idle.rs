@@ -37,6 +37,14 @@ fn ticks_during(during: impl FnOnce()) -> u64 {
     after - before
 }
 
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = taskgroup::join(|| fib(n - 1), || fib(n - 2));
+    a + b
+}
+
 #[test]
 fn an_idle_pool_uses_no_cpu() {
     if cpu_ticks().is_none() {
@@ -101,5 +109,19 @@ fn an_idle_pool_uses_no_cpu() {
 
         // 4. And after all that, the pool still works.
         assert_eq!(pool.join(|| 1, || 2), (1, 2));
+        drop(pool);
+
+        // 5. A pool of four times the CPUs, after fine-grained work that
+        //    made its workers steal and ask each other for work.
+        let oversized = common::pool(4 * num_cpus::get());
+        let sum = oversized.install(|| fib(20));
+        assert_eq!(sum, 6765);
+        thread::sleep(Duration::from_millis(200));
+        let idle = ticks_during(|| thread::sleep(Duration::from_secs(1)));
+        assert!(
+            idle <= MAX_IDLE_TICKS,
+            "an idle pool of {} threads used {idle} ticks in 1 s (limit {MAX_IDLE_TICKS})",
+            4 * num_cpus::get()
+        );
     });
 }

@@ -163,15 +163,15 @@ impl ThreadPool {
     /// On a worker of this pool, `a` runs on the current thread and `b` is
     /// offered to other workers when it may pay: at once for the two
     /// outermost `join`s of a task (or `install`ed closure), otherwise as
-    /// soon as the thread,
-    /// entering another `join`, sees a worker looking for work, and in any
-    /// case before the thread waits for anything. A `b` nobody took runs
+    /// soon as the thread, entering another `join`, finds that an idle
+    /// worker asked it for work, and in any case before the thread waits
+    /// for anything. A `b` nobody took runs
     /// inline after `a`, for little more than the cost of two calls. From
     /// anywhere else both run inside the pool.
     ///
     /// So `a` and `b` run in parallel when that is possible, but not
-    /// necessarily: deep in a recursion, if no worker was idle when the
-    /// `join` started and `a` is one long stretch of work without another
+    /// necessarily: deep in a recursion, if no worker asked for work when
+    /// the `join` started and `a` is one long stretch of work without another
     /// `join` or a wait, `b` waits for `a`. Two closures that must run at
     /// the same time to finish (one waits on a channel the other feeds,
     /// say) belong in two tasks of a scope, not in a `join`.

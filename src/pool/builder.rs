@@ -68,6 +68,13 @@ impl ThreadPoolBuilder {
     /// only), or `build` returns [`BuildError::InvalidEnv`]. If it is not
     /// set either, the pool has one thread per logical CPU. An explicit
     /// `num_threads` always wins; the variable is then not read at all.
+    ///
+    /// More threads than CPUs are fine but buy CPU-bound work nothing:
+    /// idle workers sleep after a short spin, and a busy one hands work to
+    /// another only when that one asks for it, so an oversized pool runs
+    /// close to the speed of one with a thread per CPU (within 15% on the
+    /// project's benchmarks at four times the CPUs); the extra threads pay
+    /// off only for tasks that block. See the guide's chapter on the pool.
     pub fn num_threads(mut self, num_threads: usize) -> Self {
         self.num_threads = Some(num_threads);
         self

@@ -130,3 +130,13 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     }
     std::mem::forget(payload);
 }
+
+/// Writes `taskgroup: <message>` on stderr, for the user to read. A broken
+/// stderr makes `eprintln!` panic, which must not unwind out of a worker
+/// (or replace the panic being reported): it is caught and dropped.
+#[cold]
+pub(crate) fn report(message: std::fmt::Arguments<'_>) {
+    if let Err(failed) = catch(|| eprintln!("taskgroup: {message}")) {
+        drop_payload(failed);
+    }
+}

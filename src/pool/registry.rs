@@ -17,7 +17,7 @@ use super::metrics::{Metrics, PoolMetrics};
 use super::sleep::Sleep;
 use super::worker::{main_loop, WorkerThread};
 use crate::error::BuildError;
-use crate::job::{catch, drop_payload, JobRef};
+use crate::job::{catch, drop_payload, report, JobRef};
 use crate::stack_job::{Completion, StackJob};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::waitgroup::{WaitGroup, WaitGuard};
@@ -238,15 +238,19 @@ impl Registry {
         match &self.handlers.panic {
             Some(handler) => {
                 if let Err(second) = catch(|| handler(payload)) {
-                    eprintln!("taskgroup: the pool's panic_handler panicked; the panic is dropped");
+                    report(format_args!(
+                        "the pool's panic_handler panicked; the panic is dropped"
+                    ));
                     drop_payload(second);
                 }
             }
             None => {
-                eprintln!(
-                    "taskgroup: detached task spawned at {spawned_at} panicked: {}",
-                    crate::error::panic_message(&*payload)
-                );
+                let panic = crate::error::TaskPanic {
+                    origin: &crate::error::TaskOrigin::new(spawned_at, None),
+                    payload: &*payload,
+                    unrun: false,
+                };
+                report(format_args!("detached {panic}"));
                 drop_payload(payload);
             }
         }
@@ -366,10 +370,10 @@ impl Registry {
     ) {
         let Some(handler) = handler else { return };
         if let Err(payload) = catch(|| handler(index)) {
-            eprintln!(
-                "taskgroup: the pool's {which} panicked on worker {index}: {}",
+            report(format_args!(
+                "the pool's {which} panicked on worker {index}: {}",
                 crate::error::panic_message(&*payload)
-            );
+            ));
             drop_payload(payload);
         }
     }

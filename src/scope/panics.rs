@@ -17,7 +17,7 @@ use std::any::Any;
 
 use super::handle_state::PanicSlot;
 use crate::error::{TaskOrigin, TaskPanic};
-use crate::job::{catch, drop_payload};
+use crate::job::drop_payload;
 
 #[derive(Debug, Default)]
 pub(crate) struct Panics(crate::sync::Mutex<Recorded>);
@@ -87,9 +87,5 @@ pub(crate) fn report(origin: &TaskOrigin, payload: &(dyn Any + Send), unrun: boo
         payload,
         unrun,
     };
-    // `eprintln!` panics if stderr cannot be written to; that must not
-    // unwind out of the task in place of the task's own panic.
-    if let Err(failed) = catch(|| eprintln!("taskgroup: {panic}")) {
-        drop_payload(failed);
-    }
+    crate::job::report(format_args!("{panic}"));
 }

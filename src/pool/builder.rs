@@ -72,8 +72,8 @@ impl ThreadPoolBuilder {
     /// More threads than CPUs are fine but buy CPU-bound work nothing:
     /// idle workers sleep after a short spin, and a busy one hands work to
     /// another only when that one asks for it. With four times the CPUs,
-    /// the project's fine-grained `join` and spawn benchmarks ran within a
-    /// few percent of a pool of one thread per CPU; thousands of tiny
+    /// the project's fine-grained `join` and spawn benchmarks ran within
+    /// about 10% of a pool of one thread per CPU; thousands of tiny
     /// scopes entered from outside the pool ran 2.6x slower, each waking a
     /// worker that must first get a CPU. The extra threads pay off only
     /// for tasks that block. See the guide's chapter on the pool.

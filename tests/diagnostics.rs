@@ -126,18 +126,7 @@ fn detached_panic_child() {
 
 #[test]
 fn a_detached_panic_report_names_its_spawn_location() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "detached_panic_child",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("TASKGROUP_DETACHED_PANIC_CHILD", "1")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    let output = run_child("detached_panic_child", "TASKGROUP_DETACHED_PANIC_CHILD");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line: u32 = stdout
         .lines()
@@ -248,18 +237,7 @@ fn scope_panic_child() {
 
 #[test]
 fn a_scope_task_panic_report_names_its_spawn_location_and_scope() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "scope_panic_child",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("TASKGROUP_SCOPE_PANIC_CHILD", "1")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    let output = run_child("scope_panic_child", "TASKGROUP_SCOPE_PANIC_CHILD");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("child done"), "{stdout}");
     let line = |name: &str| -> u32 {
@@ -392,4 +370,17 @@ fn metrics_name_the_rule_for_a_worker_out_of_range() {
         message,
         "PoolMetrics: worker index 2 out of range: the pool has 2 workers"
     );
+}
+
+/// Runs test `name` of this binary alone in a child process, with `env`
+/// set to tell it that it is the child, and returns its output once it
+/// has succeeded.
+fn run_child(name: &str, env: &str) -> std::process::Output {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env(env, "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    output
 }

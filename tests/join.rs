@@ -471,3 +471,47 @@ fn panics_in_deep_joins_whose_second_half_was_never_published() {
         }
     });
 }
+
+/// Leaves of a binary recursion of depth `depth`, each calling `leaf`.
+fn leaves(depth: usize, leaf: &(impl Fn() + Sync)) {
+    if depth == 0 {
+        return leaf();
+    }
+    taskgroup::join(|| leaves(depth - 1, leaf), || leaves(depth - 1, leaf));
+}
+
+#[test]
+fn a_worker_deep_in_joins_shares_them_when_another_asks() {
+    // Beneath two outermost joins whose other halves are empty, a recursion
+    // whose leaves wait, `join`ing, until some leaf has run on another
+    // thread. Its halves are never published eagerly and its thread never
+    // waits: only the idle worker's request for work can move one of them.
+    watchdog(20, || {
+        let pool = pool(2);
+        for _ in 0..20 {
+            let owner = AtomicUsize::new(0);
+            let elsewhere = AtomicBool::new(false);
+            let leaf = || {
+                let me = thread_id();
+                if owner
+                    .compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+                    && owner.load(Ordering::Relaxed) != me
+                {
+                    elsewhere.store(true, Ordering::Relaxed);
+                }
+                while !elsewhere.load(Ordering::Relaxed) {
+                    taskgroup::join(|| thread::yield_now(), || ());
+                }
+            };
+            pool.install(|| nested(2, || leaves(6, &leaf)));
+            assert!(elsewhere.load(Ordering::Relaxed));
+        }
+    });
+}
+
+/// A small number unique to the current thread while it lives.
+fn thread_id() -> usize {
+    thread_local!(static ID: u8 = const { 0 });
+    ID.with(|id| id as *const u8 as usize)
+}

@@ -501,7 +501,7 @@ fn a_worker_deep_in_joins_shares_them_when_another_asks() {
                     elsewhere.store(true, Ordering::Relaxed);
                 }
                 while !elsewhere.load(Ordering::Relaxed) {
-                    taskgroup::join(|| thread::yield_now(), || ());
+                    taskgroup::join(thread::yield_now, || ());
                 }
             };
             pool.install(|| nested(2, || leaves(6, &leaf)));

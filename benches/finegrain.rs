@@ -77,10 +77,11 @@
 //! for the oversubscribed groups only.
 
 use std::hint::black_box;
-use std::num::NonZeroUsize;
-use std::sync::mpsc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode};
+
+mod pools;
+use pools::{chili_pool, cpus, rayon_pool, taskgroup_pool, threads};
 
 /// fib's argument.
 const FIB_N: u64 = 30;
@@ -93,96 +94,6 @@ const FIB_JOINS: u64 = 1_346_268;
 const TREE_LEVELS: u32 = 22;
 /// Joins made by one tree sum: one per node.
 const TREE_JOINS: u64 = (1 << TREE_LEVELS) - 1;
-
-/// The pool size of the side-by-side groups: `TASKGROUP_BENCH_THREADS`
-/// (a positive number, or `Nx` for N times the logical CPUs), else one
-/// thread per logical CPU. The same rule as in `benches/scope.rs`.
-fn threads() -> usize {
-    match std::env::var("TASKGROUP_BENCH_THREADS") {
-        Ok(value) => parse_threads(&value, cpus()),
-        Err(std::env::VarError::NotPresent) => cpus(),
-        Err(e) => panic!("TASKGROUP_BENCH_THREADS: {e}"),
-    }
-}
-
-fn cpus() -> usize {
-    num_cpus::get().max(1)
-}
-
-/// `"8"` is 8 threads, `"4x"` is 4 × `cpus`; anything else, or zero, is a
-/// mistake worth stopping for.
-fn parse_threads(value: &str, cpus: usize) -> usize {
-    let value = value.trim();
-    let n = match value.strip_suffix(['x', 'X']) {
-        Some(factor) => factor.trim().parse::<usize>().ok().map(|f| f * cpus),
-        None => value.parse::<usize>().ok(),
-    };
-    match n {
-        Some(n) if n > 0 => n,
-        _ => panic!(
-            "TASKGROUP_BENCH_THREADS={value:?}: expected a positive thread count \
-             (\"8\") or a positive multiple of the CPUs (\"4x\")"
-        ),
-    }
-}
-
-fn taskgroup_pool(n: usize) -> taskgroup::ThreadPool {
-    taskgroup::ThreadPool::builder()
-        .num_threads(n)
-        .build()
-        .unwrap()
-}
-
-/// A rayon pool whose drop returns only once every worker has exited:
-/// dropping a `rayon::ThreadPool` only tells its threads to stop.
-struct RayonPool {
-    pool: Option<rayon::ThreadPool>,
-    exited: mpsc::Receiver<()>,
-    threads: usize,
-}
-
-impl std::ops::Deref for RayonPool {
-    type Target = rayon::ThreadPool;
-
-    fn deref(&self) -> &rayon::ThreadPool {
-        self.pool.as_ref().unwrap()
-    }
-}
-
-impl Drop for RayonPool {
-    fn drop(&mut self) {
-        drop(self.pool.take());
-        for _ in 0..self.threads {
-            if self.exited.recv().is_err() {
-                break;
-            }
-        }
-    }
-}
-
-fn rayon_pool(n: usize) -> RayonPool {
-    let (tx, exited) = mpsc::channel();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .exit_handler(move |_| {
-            let _ = tx.send(());
-        })
-        .build()
-        .unwrap();
-    RayonPool {
-        pool: Some(pool),
-        exited,
-        threads: n,
-    }
-}
-
-/// chili with `n` threads computing: `n - 1` workers and the caller.
-fn chili_pool(n: usize) -> chili::ThreadPool {
-    chili::ThreadPool::with_config(chili::Config {
-        thread_count: NonZeroUsize::new(n),
-        ..Default::default()
-    })
-}
 
 // ------------------------------------------------------------------- fib
 

@@ -38,106 +38,20 @@
 //! `benches/RESULTS.md` and `benches/chart.svg`.
 
 use std::hint::black_box;
-use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 
-/// The pool size of every group: `TASKGROUP_BENCH_THREADS` (a positive
-/// number, or `Nx` for N times the logical CPUs), else one thread per
-/// logical CPU. The same rule as in `benches/finegrain.rs`.
-fn threads() -> usize {
-    match std::env::var("TASKGROUP_BENCH_THREADS") {
-        Ok(value) => parse_threads(&value, num_cpus::get().max(1)),
-        Err(std::env::VarError::NotPresent) => num_cpus::get().max(1),
-        Err(e) => panic!("TASKGROUP_BENCH_THREADS: {e}"),
-    }
-}
-
-/// `"8"` is 8 threads, `"4x"` is 4 × `cpus`; anything else, or zero, is a
-/// mistake worth stopping for.
-fn parse_threads(value: &str, cpus: usize) -> usize {
-    let value = value.trim();
-    let n = match value.strip_suffix(['x', 'X']) {
-        Some(factor) => factor.trim().parse::<usize>().ok().map(|f| f * cpus),
-        None => value.parse::<usize>().ok(),
-    };
-    match n {
-        Some(n) if n > 0 => n,
-        _ => panic!(
-            "TASKGROUP_BENCH_THREADS={value:?}: expected a positive thread count \
-             (\"8\") or a positive multiple of the CPUs (\"4x\")"
-        ),
-    }
-}
-
-fn taskgroup_pool() -> taskgroup::ThreadPool {
-    taskgroup::ThreadPool::builder()
-        .num_threads(threads())
-        .build()
-        .unwrap()
-}
-
-/// A rayon pool whose drop returns only once every worker has exited:
-/// dropping a `rayon::ThreadPool` only tells its threads to stop.
-struct RayonPool {
-    pool: Option<rayon::ThreadPool>,
-    exited: mpsc::Receiver<()>,
-    threads: usize,
-}
-
-impl std::ops::Deref for RayonPool {
-    type Target = rayon::ThreadPool;
-
-    fn deref(&self) -> &rayon::ThreadPool {
-        self.pool.as_ref().unwrap()
-    }
-}
-
-impl Drop for RayonPool {
-    fn drop(&mut self) {
-        drop(self.pool.take());
-        for _ in 0..self.threads {
-            if self.exited.recv().is_err() {
-                break;
-            }
-        }
-    }
-}
-
-fn rayon_pool() -> RayonPool {
-    let (tx, exited) = mpsc::channel();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads())
-        .exit_handler(move |_| {
-            let _ = tx.send(());
-        })
-        .build()
-        .unwrap();
-    RayonPool {
-        pool: Some(pool),
-        exited,
-        threads: threads(),
-    }
-}
-
-fn chili_pool() -> chili::ThreadPool {
-    // `thread_count` counts the thread that calls `scope()`: `n - 1`
-    // workers are started, and the caller is the `n`th.
-    chili::ThreadPool::with_config(chili::Config {
-        thread_count: NonZeroUsize::new(threads()),
-        ..Default::default()
-    })
-}
+mod pools;
+use pools::threads;
 
 fn spawn_100k(c: &mut Criterion) {
     const N: usize = 100_000;
     let mut group = c.benchmark_group("spawn_100k");
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -153,7 +67,7 @@ fn spawn_100k(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -192,7 +106,7 @@ fn spawn_tree(c: &mut Criterion) {
     const NODES: usize = (1 << (DEPTH + 1)) - 1;
     let mut group = c.benchmark_group("spawn_tree_16");
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -202,7 +116,7 @@ fn spawn_tree(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -219,7 +133,7 @@ fn scopes_5k(c: &mut Criterion) {
     let mut group = c.benchmark_group("scopes_5k");
     group.sample_size(20);
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -235,7 +149,7 @@ fn scopes_5k(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 let count = AtomicUsize::new(0);
@@ -282,19 +196,19 @@ fn fib_27(c: &mut Criterion) {
     const FIB: u64 = 196_418;
     let mut group = c.benchmark_group("fib_27");
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| assert_eq!(tg.install(|| fib_taskgroup(black_box(N))), FIB))
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| assert_eq!(ry.install(|| fib_rayon(black_box(N))), FIB))
         });
     }
     {
-        let chili = chili_pool();
+        let chili = pools::chili_pool(threads());
         group.bench_function("chili", |b| {
             b.iter(|| assert_eq!(fib_chili(&mut chili.scope(), black_box(N)), FIB))
         });
@@ -320,7 +234,7 @@ fn sum_40m(c: &mut Criterion) {
     let mut group = c.benchmark_group("sum_40m");
     group.sample_size(20);
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 let mut partial = vec![0u64; threads()];
@@ -334,7 +248,7 @@ fn sum_40m(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 let mut partial = vec![0u64; threads()];
@@ -360,7 +274,7 @@ fn join_coarse_20ms(c: &mut Criterion) {
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 tg.join(
@@ -371,7 +285,7 @@ fn join_coarse_20ms(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 ry.join(
@@ -428,7 +342,7 @@ fn reduce_chunked(c: &mut Criterion) {
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     {
-        let tg = taskgroup_pool();
+        let tg = pools::taskgroup_pool(threads());
         group.bench_function("taskgroup", |b| {
             b.iter(|| {
                 let mut partial = vec![0u64; chunks.len()];
@@ -442,7 +356,7 @@ fn reduce_chunked(c: &mut Criterion) {
         });
     }
     {
-        let ry = rayon_pool();
+        let ry = pools::rayon_pool(threads());
         group.bench_function("rayon", |b| {
             b.iter(|| {
                 let mut partial = vec![0u64; chunks.len()];

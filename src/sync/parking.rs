@@ -97,37 +97,83 @@ mod imp {
     }
 }
 
+/// The table of parked threads that both models keep under their lock:
+/// which key each waits on, and the token it was given, if any.
+#[cfg(any(loom, shuttle))]
+mod table {
+    struct Entry<W> {
+        key: usize,
+        id: usize,
+        /// What wakes the thread, if the model needs a handle for it.
+        waker: W,
+        token: Option<usize>,
+    }
+
+    pub(super) struct Table<W>(Vec<Entry<W>>);
+
+    impl<W: Clone> Table<W> {
+        pub(super) const fn new() -> Self {
+            Self(Vec::new())
+        }
+
+        /// Thread `id` parks on `key`.
+        pub(super) fn push(&mut self, key: usize, id: usize, waker: W) {
+            self.0.push(Entry {
+                key,
+                id,
+                waker,
+                token: None,
+            });
+        }
+
+        /// Thread `id`'s token, taking it off the table, if it has one.
+        pub(super) fn take_token(&mut self, id: usize) -> Option<usize> {
+            let at = self.0.iter().position(|e| e.id == id)?;
+            let token = self.0[at].token?;
+            self.0.remove(at);
+            Some(token)
+        }
+
+        /// Thread `id` gives up (it timed out).
+        pub(super) fn remove(&mut self, id: usize) {
+            self.0.retain(|e| e.id != id);
+        }
+
+        /// Gives `token` to every thread parked on `key` that has none yet;
+        /// returns what wakes them.
+        pub(super) fn give(&mut self, key: usize, token: usize) -> Vec<W> {
+            self.0
+                .iter_mut()
+                .filter(|e| e.key == key && e.token.is_none())
+                .map(|e| {
+                    e.token = Some(token);
+                    e.waker.clone()
+                })
+                .collect()
+        }
+    }
+}
+
 /// A model of the parking lot for loom: one lock over a list of parked
 /// threads, each waiting on a condition variable for its token. A timed
 /// park may time out at any point loom chooses, which is exactly the
 /// freedom a real clock has.
 #[cfg(loom)]
 mod imp {
+    use super::table::Table;
     use super::Parked;
     use loom::sync::{Condvar, Mutex};
     use std::time::Instant;
 
+    /// Every parked thread waits on the one condition variable.
     struct Lot {
-        parked: Mutex<Vec<Entry>>,
+        parked: Mutex<Table<()>>,
         wakeup: Condvar,
     }
 
-    struct Entry {
-        key: usize,
-        id: usize,
-        token: Option<usize>,
-    }
-
     loom::lazy_static! {
-        static ref LOT: Lot = Lot { parked: Mutex::new(Vec::new()), wakeup: Condvar::new() };
+        static ref LOT: Lot = Lot { parked: Mutex::new(Table::new()), wakeup: Condvar::new() };
         static ref NEXT_ID: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
-    }
-
-    fn take_token(parked: &mut Vec<Entry>, id: usize) -> Option<usize> {
-        let at = parked.iter().position(|e| e.id == id)?;
-        let token = parked[at].token?;
-        parked.remove(at);
-        Some(token)
     }
 
     pub(crate) fn park(
@@ -141,25 +187,21 @@ mod imp {
         if !validate() {
             return Parked::Invalid;
         }
-        parked.push(Entry {
-            key,
-            id,
-            token: None,
-        });
+        parked.push(key, id, ());
         if deadline.is_some() {
             // Let the world run, then either take a token or time out.
             drop(parked);
             loom::thread::yield_now();
             let mut parked = LOT.parked.lock().unwrap();
-            if let Some(token) = take_token(&mut parked, id) {
+            if let Some(token) = parked.take_token(id) {
                 return Parked::Unparked(token);
             }
-            parked.retain(|e| e.id != id);
+            parked.remove(id);
             timed_out();
             return Parked::TimedOut;
         }
         loop {
-            if let Some(token) = take_token(&mut parked, id) {
+            if let Some(token) = parked.take_token(id) {
                 return Parked::Unparked(token);
             }
             parked = LOT.wakeup.wait(parked).unwrap();
@@ -171,18 +213,10 @@ mod imp {
         let Some(token) = decide() else {
             return 0;
         };
-        let chosen: Vec<usize> = parked
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.key == key && e.token.is_none())
-            .map(|(i, _)| i)
-            .collect();
-        for &i in &chosen {
-            parked[i].token = Some(token);
-        }
+        let chosen = parked.give(key, token).len();
         drop(parked);
         LOT.wakeup.notify_all();
-        chosen.len()
+        chosen
     }
 
     pub(crate) fn with_lock<R>(_key: usize, f: impl FnOnce() -> R) -> R {
@@ -209,21 +243,16 @@ mod imp {
 /// which a thread that finds it set waits for by yielding.
 #[cfg(shuttle)]
 mod imp {
+    use super::table::Table;
     use super::Parked;
     use crate::sync::yield_now;
+    use shuttle::thread::Thread;
     use std::cell::{Cell, RefCell};
     use std::time::Instant;
 
-    struct Entry {
-        key: usize,
-        id: usize,
-        thread: shuttle::thread::Thread,
-        token: Option<usize>,
-    }
-
     std::thread_local! {
         static LOCKED: Cell<bool> = const { Cell::new(false) };
-        static PARKED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+        static PARKED: RefCell<Table<Thread>> = const { RefCell::new(Table::new()) };
         static NEXT_ID: Cell<usize> = const { Cell::new(0) };
     }
 
@@ -248,12 +277,7 @@ mod imp {
     }
 
     fn take_token(id: usize) -> Option<usize> {
-        PARKED.with_borrow_mut(|parked| {
-            let at = parked.iter().position(|e| e.id == id)?;
-            let token = parked[at].token?;
-            parked.remove(at);
-            Some(token)
-        })
+        PARKED.with_borrow_mut(|parked| parked.take_token(id))
     }
 
     pub(crate) fn park(
@@ -268,14 +292,7 @@ mod imp {
         }
         let id = NEXT_ID.replace(NEXT_ID.get().wrapping_add(1));
         let thread = shuttle::thread::current();
-        PARKED.with_borrow_mut(|parked| {
-            parked.push(Entry {
-                key,
-                id,
-                thread,
-                token: None,
-            })
-        });
+        PARKED.with_borrow_mut(|parked| parked.push(key, id, thread));
         drop(lock);
         if deadline.is_some() {
             // Let the world run, then either take a token or time out.
@@ -284,7 +301,7 @@ mod imp {
             if let Some(token) = take_token(id) {
                 return Parked::Unparked(token);
             }
-            PARKED.with_borrow_mut(|parked| parked.retain(|e| e.id != id));
+            PARKED.with_borrow_mut(|parked| parked.remove(id));
             timed_out();
             return Parked::TimedOut;
         }
@@ -307,16 +324,7 @@ mod imp {
         let Some(token) = decide() else {
             return 0;
         };
-        let chosen: Vec<shuttle::thread::Thread> = PARKED.with_borrow_mut(|parked| {
-            parked
-                .iter_mut()
-                .filter(|e| e.key == key && e.token.is_none())
-                .map(|e| {
-                    e.token = Some(token);
-                    e.thread.clone()
-                })
-                .collect()
-        });
+        let chosen = PARKED.with_borrow_mut(|parked| parked.give(key, token));
         drop(lock);
         for thread in &chosen {
             thread.unpark();

@@ -163,9 +163,15 @@ impl Frames {
             }
             &*frame
         };
+        Some(self.mark_published(frame, sleep, index))
+    }
+
+    /// Counts `frame`, the outermost unpublished one, as published and
+    /// tells it whom to wake. Returns the job for the caller to push.
+    fn mark_published(&self, frame: &Frame, sleep: &Sleep, index: usize) -> JobRef {
         frame.set_owner(sleep, index);
         self.published.set(frame);
-        Some(frame.job_ref())
+        frame.job_ref()
     }
 
     /// Marks the start of a job taken out of a deque: the frames it pushes
@@ -193,10 +199,7 @@ impl Frames {
         }
         for &frame in unpublished.iter().rev() {
             // SAFETY: as in `publish_oldest`.
-            let frame = unsafe { &*frame };
-            frame.set_owner(sleep, index);
-            self.published.set(frame);
-            push(frame.job_ref());
+            push(self.mark_published(unsafe { &*frame }, sleep, index));
         }
     }
 }

@@ -94,11 +94,16 @@ impl WorkerThread {
     pub(crate) unsafe fn push_frame(&self, frame: &Frame) {
         // SAFETY: forwarded to the caller.
         let outermost = unsafe { self.frames.push(frame) };
-        // SAFETY: the flag is in the registry, which `self` keeps alive.
-        let wanted = unsafe { &*self.wanted };
-        if outermost || wanted.load(Ordering::Relaxed) {
+        if outermost || self.wanted().load(Ordering::Relaxed) {
             self.publish_oldest();
         }
+    }
+
+    /// This worker's request flag (see `Sleep::request_work`).
+    #[inline]
+    fn wanted(&self) -> &AtomicBool {
+        // SAFETY: the flag is in the registry, which `self` keeps alive.
+        unsafe { &*self.wanted }
     }
 
     /// Removes the innermost frame, which is `frame`. Returns whether it had
@@ -111,8 +116,7 @@ impl WorkerThread {
     /// Pushes the outermost unpublished frame, if any, on the deque, which
     /// answers a request for work if there was one.
     pub(crate) fn publish_oldest(&self) -> bool {
-        // SAFETY: as in `push_frame`.
-        let wanted = unsafe { &*self.wanted };
+        let wanted = self.wanted();
         if wanted.load(Ordering::Relaxed) {
             wanted.store(false, Ordering::Relaxed);
         }
